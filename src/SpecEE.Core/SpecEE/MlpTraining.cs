@@ -6,7 +6,7 @@ namespace SpecEE.Core.SpecEE;
 /// <summary>
 /// Parameters, gradients and the per-row forward/backward of one predictor MLP during training.
 /// Flat layout (so Adam is one loop): [ W1ᵀ (12·H) | b1 (H) | W2 (H) | b2 (1) ], W1ᵀ being the transposed up
-/// weight ([12][H]) so that the per-row work is 12 + 12 contiguous length-H vector FMAs.
+/// weight ([12][H]) so that each row is two passes over H in SIMD chunks (forward, then backward).
 /// Every reduction runs in a fixed order on one thread: results are bit-identical for a seed on a given machine.
 /// </summary>
 internal sealed class MlpTrainingState
@@ -14,7 +14,7 @@ internal sealed class MlpTrainingState
     private const int In = ExitPredictor.InputSize;
     private readonly int _h;
     private readonly int _b1, _w2, _b2; // offsets into the flat arrays
-    private readonly float[] _pre, _act, _dAct; // scratch [H]
+    private readonly float[] _pre; // scratch [H]: pre-activations of the current row
 
     public float[] Parameters { get; }
     public float[] Gradients { get; }
@@ -27,7 +27,7 @@ internal sealed class MlpTrainingState
         _b1 = In * hidden; _w2 = _b1 + hidden; _b2 = _w2 + hidden;
         Parameters = new float[_b2 + 1];
         Gradients = new float[_b2 + 1];
-        _pre = new float[hidden]; _act = new float[hidden]; _dAct = new float[hidden];
+        _pre = new float[hidden];
         float bound1 = 1f / MathF.Sqrt(In), bound2 = 1f / MathF.Sqrt(hidden);
         // Draw in the file's [H, 12] order so the init does not depend on our internal transpose.
         for (int h = 0; h < hidden; h++)
@@ -47,53 +47,75 @@ internal sealed class MlpTrainingState
         Array.Clear(Gradients);
         var p = Parameters.AsSpan();
         var g = Gradients.AsSpan();
-        var w2 = p.Slice(_w2, _h);
-        var gb1 = g.Slice(_b1, _h);
-        var gw2 = g.Slice(_w2, _h);
         double loss = 0;
+        Span<float> x = stackalloc float[In];
         foreach (int r in rows)
         {
-            var x = features.AsSpan(r * In, In);
-            // forward: pre = b1 + W1·x ; act = ReLU(pre) ; logit = b2 + W2·act
-            p.Slice(_b1, _h).CopyTo(_pre);
-            for (int k = 0; k < In; k++)
-                TensorPrimitives.MultiplyAdd(p.Slice(k * _h, _h), x[k], _pre, _pre);
-            TensorPrimitives.Max(_pre, 0f, _act);
-            float logit = p[_b2] + TensorPrimitives.Dot(w2, _act);
+            features.AsSpan(r * In, In).CopyTo(x);
+            float logit = Forward(p, x);
             float y = labels[r] ? 1f : 0f;
             loss += MathF.Max(logit, 0f) - logit * y + MathF.Log(1f + MathF.Exp(-MathF.Abs(logit)));
-
-            // backward
             float dLogit = ExitPredictor.Sigmoid(logit) - y;
             g[_b2] += dLogit;
-            TensorPrimitives.MultiplyAdd(_act, dLogit, gw2, gw2);
-            MaskedScale(w2, dLogit, _pre, _dAct); // dAct = dLogit·W2 where pre > 0 (ReLU'(0) = 0, as PyTorch)
-            TensorPrimitives.Add(gb1, _dAct, gb1);
-            for (int k = 0; k < In; k++)
-            {
-                var gw1 = g.Slice(k * _h, _h);
-                TensorPrimitives.MultiplyAdd(_dAct, x[k], gw1, gw1);
-            }
+            Backward(p, g, x, dLogit);
         }
         TensorPrimitives.Multiply(Gradients, 1f / rows.Length, Gradients);
         return loss;
     }
 
-    /// <summary>dst[i] = pre[i] &gt; 0 ? w[i]·s : 0.</summary>
-    private static void MaskedScale(ReadOnlySpan<float> w, float s, ReadOnlySpan<float> pre, Span<float> dst)
+    // pre = b1 + W1·x (kept for the backward pass); returns b2 + W2·ReLU(pre).
+    // One pass over H in vector chunks: 12 FMAs per chunk with the accumulator in a register.
+    private float Forward(ReadOnlySpan<float> p, ReadOnlySpan<float> x)
     {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
+        int h = _h, i = 0, w = Vector<float>.Count;
+        var dot = Vector<float>.Zero;
+        for (; i <= h - w; i += w)
         {
-            var vs = new Vector<float>(s);
-            for (; i <= w.Length - Vector<float>.Count; i += Vector<float>.Count)
+            var acc = new Vector<float>(p[(_b1 + i)..]);
+            for (int k = 0; k < In; k++) acc = Vector.FusedMultiplyAdd(new Vector<float>(p[(k * h + i)..]), new Vector<float>(x[k]), acc);
+            acc.CopyTo(_pre.AsSpan(i));
+            dot = Vector.FusedMultiplyAdd(Vector.Max(acc, Vector<float>.Zero), new Vector<float>(p[(_w2 + i)..]), dot);
+        }
+        float sum = Vector.Sum(dot);
+        for (; i < h; i++)
+        {
+            float a = p[_b1 + i];
+            for (int k = 0; k < In; k++) a = MathF.FusedMultiplyAdd(p[k * h + i], x[k], a);
+            _pre[i] = a;
+            if (a > 0f) sum = MathF.FusedMultiplyAdd(a, p[_w2 + i], sum);
+        }
+        return p[_b2] + sum;
+    }
+
+    // With dA = dLogit·W2 where pre > 0 (ReLU'(0) = 0, as PyTorch):
+    // gW2 += dLogit·ReLU(pre), gb1 += dA, gW1ᵀ[k] += x[k]·dA — one pass over H in vector chunks.
+    private void Backward(ReadOnlySpan<float> p, Span<float> g, ReadOnlySpan<float> x, float dLogit)
+    {
+        int h = _h, i = 0, w = Vector<float>.Count;
+        var vd = new Vector<float>(dLogit);
+        for (; i <= h - w; i += w)
+        {
+            var pre = new Vector<float>(_pre.AsSpan(i));
+            var act = Vector.Max(pre, Vector<float>.Zero);
+            Vector.FusedMultiplyAdd(act, vd, new Vector<float>(g[(_w2 + i)..])).CopyTo(g[(_w2 + i)..]);
+            var dA = Vector.ConditionalSelect(Vector.GreaterThan(pre, Vector<float>.Zero),
+                new Vector<float>(p[(_w2 + i)..]) * vd, Vector<float>.Zero);
+            (new Vector<float>(g[(_b1 + i)..]) + dA).CopyTo(g[(_b1 + i)..]);
+            for (int k = 0; k < In; k++)
             {
-                var vp = new Vector<float>(pre[i..]);
-                var v = new Vector<float>(w[i..]) * vs;
-                Vector.ConditionalSelect(Vector.GreaterThan(vp, Vector<float>.Zero), v, Vector<float>.Zero).CopyTo(dst[i..]);
+                var gk = g[(k * h + i)..];
+                Vector.FusedMultiplyAdd(dA, new Vector<float>(x[k]), new Vector<float>(gk)).CopyTo(gk);
             }
         }
-        for (; i < w.Length; i++) dst[i] = pre[i] > 0f ? w[i] * s : 0f;
+        for (; i < h; i++)
+        {
+            float pre = _pre[i];
+            if (pre <= 0f) continue;
+            g[_w2 + i] = MathF.FusedMultiplyAdd(pre, dLogit, g[_w2 + i]);
+            float dA = p[_w2 + i] * dLogit;
+            g[_b1 + i] += dA;
+            for (int k = 0; k < In; k++) g[k * h + i] = MathF.FusedMultiplyAdd(dA, x[k], g[k * h + i]);
+        }
     }
 
     /// <summary>The trained MLP in the file layout (up [H, 12]).</summary>

@@ -116,18 +116,24 @@ public static partial class PredictorSetFile
     {
         string pre = $"model.layers.{layer}.pred.";
         foreach (string part in new[] { "up.weight", "up.bias", "down.weight", "down.bias" })
+        {
             if (!file.Contains(pre + part))
                 throw new ModelFormatException($"{path}: layer {layer} predictor is incomplete: tensor '{pre + part}' is missing");
-        var upInfo = file.Info(pre + "up.weight");
-        if (upInfo.Shape.Length != 2 || upInfo.Shape[1] != ExitPredictor.InputSize || upInfo.Shape[0] < 1 || upInfo.Shape[0] > 1 << 20)
-            throw new ModelFormatException($"{path}: tensor '{pre}up.weight' has shape {upInfo.ShapeText}, expected [hidden, {ExitPredictor.InputSize}] " +
-                "(12 features z, p, Δ; SpecEE's other predictor variants with hidden-state inputs are not supported)");
-        int hidden = (int)upInfo.Shape[0];
+            if (part == "up.weight") CheckUpShape(path, file.Info(pre + part));
+        }
+        int hidden = (int)file.Info(pre + "up.weight").Shape[0];
         float[] up = file.ReadF32(pre + "up.weight", hidden, ExitPredictor.InputSize);
         float[] upBias = file.ReadF32(pre + "up.bias", hidden);
         float[] down = file.ReadF32(pre + "down.weight", 1, hidden);
         float[] downBias = file.ReadF32(pre + "down.bias", 1);
         return new ExitPredictor(up, upBias, down, downBias[0]);
+    }
+
+    private static void CheckUpShape(string path, SafetensorInfo up)
+    {
+        if (up.Shape.Length != 2 || up.Shape[1] != ExitPredictor.InputSize || up.Shape[0] < 1 || up.Shape[0] > 1 << 20)
+            throw new ModelFormatException($"{path}: tensor '{up.Name}' has shape {up.ShapeText}, expected [hidden, {ExitPredictor.InputSize}] " +
+                "(12 features z, p, Δ; SpecEE's predictor variants with hidden-state inputs are not supported)");
     }
 
     private static int ResolveLayerCount(string path, SafetensorsFile file, int? requested, int maxIndex)
