@@ -156,11 +156,7 @@ internal static class HfConfigJson
         {
             if (!IsPresent(key)) return fallback;
             var v = Get(key);
-            if (v.ValueKind == JsonValueKind.Array)
-            {
-                if (v.GetArrayLength() == 0) return fallback;
-                v = v[0];
-            }
+            if (v.ValueKind == JsonValueKind.Array && v.GetArrayLength() > 0) v = v[0];
             if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int id))
                 throw Error(key, $"must be an integer token id, got {Show(v)}");
             if (id < 0 || id >= vocab) throw Error(key, $"({id}) is outside the vocabulary [0, {vocab})");
