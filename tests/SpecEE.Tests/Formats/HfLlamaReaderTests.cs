@@ -52,16 +52,16 @@ public class HfLlamaReaderTests
         var l7 = model.Weights.Layers[7];
         Assert.Multiple(() =>
         {
-            Assert.That(model.Weights.TokenEmbedding, Is.EqualTo(raw.ReadF32("model.embed_tokens.weight", 512, 128)));
-            Assert.That(model.Weights.Classifier, Is.EqualTo(raw.ReadF32("lm_head.weight", 512, 128)));
-            Assert.That(model.Weights.FinalNorm, Is.EqualTo(raw.ReadF32("model.norm.weight", 128)));
-            Assert.That(l7.Wv, Is.EqualTo(raw.ReadF32("model.layers.7.self_attn.v_proj.weight", 64, 128)));
-            Assert.That(l7.Wo, Is.EqualTo(raw.ReadF32("model.layers.7.self_attn.o_proj.weight", 128, 128)));
-            Assert.That(l7.W1, Is.EqualTo(raw.ReadF32("model.layers.7.mlp.gate_proj.weight", 384, 128)));
-            Assert.That(l7.W2, Is.EqualTo(raw.ReadF32("model.layers.7.mlp.down_proj.weight", 128, 384)));
-            Assert.That(l7.W3, Is.EqualTo(raw.ReadF32("model.layers.7.mlp.up_proj.weight", 384, 128)));
-            Assert.That(l7.AttnNorm, Is.EqualTo(raw.ReadF32("model.layers.7.input_layernorm.weight", 128)));
-            Assert.That(l7.FfnNorm, Is.EqualTo(raw.ReadF32("model.layers.7.post_attention_layernorm.weight", 128)));
+            AssertSameValues(model.Weights.TokenEmbedding, raw.ReadF32("model.embed_tokens.weight", 512, 128), "model.Weights.TokenEmbedding");
+            AssertSameValues(model.Weights.Classifier, raw.ReadF32("lm_head.weight", 512, 128), "model.Weights.Classifier");
+            AssertSameValues(model.Weights.FinalNorm, raw.ReadF32("model.norm.weight", 128), "model.Weights.FinalNorm");
+            AssertSameValues(l7.Wv, raw.ReadF32("model.layers.7.self_attn.v_proj.weight", 64, 128), "l7.Wv");
+            AssertSameValues(l7.Wo, raw.ReadF32("model.layers.7.self_attn.o_proj.weight", 128, 128), "l7.Wo");
+            AssertSameValues(l7.W1, raw.ReadF32("model.layers.7.mlp.gate_proj.weight", 384, 128), "l7.W1");
+            AssertSameValues(l7.W2, raw.ReadF32("model.layers.7.mlp.down_proj.weight", 128, 384), "l7.W2");
+            AssertSameValues(l7.W3, raw.ReadF32("model.layers.7.mlp.up_proj.weight", 384, 128), "l7.W3");
+            AssertSameValues(l7.AttnNorm, raw.ReadF32("model.layers.7.input_layernorm.weight", 128), "l7.AttnNorm");
+            AssertSameValues(l7.FfnNorm, raw.ReadF32("model.layers.7.post_attention_layernorm.weight", 128), "l7.FfnNorm");
         });
     }
 
@@ -164,10 +164,18 @@ public class HfLlamaReaderTests
 
         var half = ModelLoader.Load(dir);
         var full = ModelLoader.Load(TestPaths.DefaultModelDir);
-        Assert.That(half.Weights.Layers[3].W2, Is.EqualTo(full.Weights.Layers[3].W2.Select(f => (float)(Half)f).ToArray()));
-        Assert.That(half.Weights.Layers[3].Wq, Is.EqualTo(full.Weights.Layers[3].Wq.Select(f => (float)(Half)f).ToArray()));
-        Assert.That(half.Weights.FinalNorm, Is.EqualTo(full.Weights.FinalNorm
-            .Select(f => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(f) & unchecked((int)0xFFFF0000))).ToArray()));
+        AssertSameValues(half.Weights.Layers[3].W2, full.Weights.Layers[3].W2.Select(f => (float)(Half)f).ToArray(), "layer 3 w2 (F16)");
+        AssertSameValues(half.Weights.Layers[3].Wq, full.Weights.Layers[3].Wq.Select(f => (float)(Half)f).ToArray(), "layer 3 wq (F16)");
+        AssertSameValues(half.Weights.FinalNorm, full.Weights.FinalNorm
+            .Select(f => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(f) & unchecked((int)0xFFFF0000))).ToArray(), "final norm (BF16)");
+    }
+
+    /// <summary>Bitwise-equal arrays; reports the first differing element (NUnit's collection compare is slow on 64k floats).</summary>
+    internal static void AssertSameValues(float[] got, float[] want, string what)
+    {
+        Assert.That(got, Has.Length.EqualTo(want.Length), what);
+        int bad = Enumerable.Range(0, want.Length).FirstOrDefault(i => BitConverter.SingleToInt32Bits(got[i]) != BitConverter.SingleToInt32Bits(want[i]), -1);
+        Assert.That(bad, Is.EqualTo(-1), bad < 0 ? what : $"{what}: element {bad} is {got[bad]}, expected {want[bad]}");
     }
 
     /// <summary>Position-0 and last-position logits of the fixture prompt against the reference, within fp32 noise.</summary>
