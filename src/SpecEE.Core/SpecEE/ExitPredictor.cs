@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using System.Numerics;
 
 namespace SpecEE.Core.SpecEE;
 
@@ -17,6 +17,7 @@ public sealed class ExitPredictor
     public const int InputSize = ExitFeatures.FeatureCount;
 
     private readonly float[] _up;      // [hidden, 12] row-major, as stored in the file
+    private readonly float[] _upT;     // [12, hidden] the same, transposed for the SIMD forward
     private readonly float[] _upBias;  // [hidden]
     private readonly float[] _down;    // [hidden]  (the file's [1, hidden])
     private readonly float _downBias;
@@ -44,6 +45,9 @@ public sealed class ExitPredictor
             throw new ArgumentException($"predictor shapes disagree: up {upWeight.Length} (expected {Hidden}×{InputSize}), " +
                 $"upBias {upBias.Length}, down {downWeight.Length} (expected {Hidden})");
         _up = upWeight; _upBias = upBias; _down = downWeight; _downBias = downBias;
+        _upT = new float[InputSize * Hidden];
+        for (int h = 0; h < Hidden; h++)
+            for (int k = 0; k < InputSize; k++) _upT[k * Hidden + h] = upWeight[h * InputSize + k];
     }
 
     /// <summary>The pre-sigmoid output (a logit). <c>Probability(x) &gt; 0.5</c> iff <c>Logit(x) &gt; 0</c>.</summary>
@@ -51,16 +55,28 @@ public sealed class ExitPredictor
     {
         if (features.Length != InputSize)
             throw new ArgumentException($"expected {InputSize} features, got {features.Length}", nameof(features));
-        // Row-by-row dot products of [hidden, 12] with x: 12 MACs per hidden unit, then ReLU and the down dot.
-        // fp32 accumulation throughout; the official HF path runs this in fp16, the PC path mixes f16 weights
-        // with f32 accumulation like we do.
-        float acc = _downBias;
-        for (int h = 0; h < Hidden; h++)
+        // One pass over the hidden units in SIMD chunks: acc = upBias + Σ_k upᵀ[k]·x[k] (12 FMAs with the
+        // accumulator in a register), then ReLU and the down dot. fp32 throughout (the PC release also keeps
+        // f16 weights with f32 math; the HF path runs fp16). Measured about 4× faster than 512 separate
+        // 12-long dot products at hidden 512 (AVX2).
+        int hidden = Hidden, i = 0, w = Vector<float>.Count;
+        var up = _upT.AsSpan();
+        var dot = Vector<float>.Zero;
+        for (; i <= hidden - w; i += w)
         {
-            float a = _upBias[h] + TensorPrimitives.Dot(_up.AsSpan(h * InputSize, InputSize), features);
-            if (a > 0f) acc += _down[h] * a;
+            var acc = new Vector<float>(_upBias.AsSpan(i));
+            for (int k = 0; k < InputSize; k++)
+                acc = Vector.FusedMultiplyAdd(new Vector<float>(up[(k * hidden + i)..]), new Vector<float>(features[k]), acc);
+            dot = Vector.FusedMultiplyAdd(Vector.Max(acc, Vector<float>.Zero), new Vector<float>(_down.AsSpan(i)), dot);
         }
-        return acc;
+        float sum = Vector.Sum(dot);
+        for (; i < hidden; i++)
+        {
+            float a = _upBias[i];
+            for (int k = 0; k < InputSize; k++) a = MathF.FusedMultiplyAdd(up[k * hidden + i], features[k], a);
+            if (a > 0f) sum = MathF.FusedMultiplyAdd(a, _down[i], sum);
+        }
+        return _downBias + sum;
     }
 
     /// <summary>sigmoid(<see cref="Logit"/>): the predicted probability that this layer's token is already final.</summary>
