@@ -61,6 +61,28 @@ public class PredictorFileTests
     }
 
     [Test]
+    public void OfficialPredictor_LogitMatchesAPlainDoubleMlp()
+    {
+        var set = PredictorSetFile.Read(TestPaths.Fixture(OfficialFile));
+        var f = new ExitFeatures();
+        var x = new float[12];
+        f.Compute([14f, 12f, 10f, 9f], x);
+        f.Compute([16f, 11f, 10f, 9f], x);
+        foreach (int l in new[] { 0, 15, 28 })
+        {
+            var p = set[l]!;
+            double logit = p.DownBias;
+            for (int h = 0; h < p.Hidden; h++)
+            {
+                double a = p.UpBias[h];
+                for (int k = 0; k < 12; k++) a += (double)p.UpWeight[h * 12 + k] * x[k];
+                logit += p.DownWeight[h] * Math.Max(a, 0);
+            }
+            Assert.That(p.Logit(x), Is.EqualTo(logit).Within(1e-4 + 1e-5 * Math.Abs(logit)), $"layer {l}");
+        }
+    }
+
+    [Test]
     public void OfficialPredictors_WithoutOfflineSet_UseAllLayers_AndRejectAShallowerModel()
     {
         string path = TestPaths.Fixture(OfficialFile);
