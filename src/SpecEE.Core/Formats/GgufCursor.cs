@@ -51,7 +51,7 @@ internal sealed class GgufCursor(Stream stream, string path)
         ulong n = U64(what);
         if (n > (ulong)Remaining / (ulong)Math.Max(1, minBytesEach))
             throw new ModelFormatException(
-                $"{Path}: corrupt GGUF file: {what} is {n} at offset {at}, but at {minBytesEach} bytes each that " +
+                $"{Path}: truncated or corrupt GGUF file: {what} is {n} at offset {at}, but at {minBytesEach} bytes each that " +
                 $"cannot fit in the {Remaining} bytes left (file length {Length})");
         return (long)n;
     }
