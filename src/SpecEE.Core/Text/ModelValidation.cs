@@ -11,6 +11,9 @@ internal static class ModelValidation
         int n = m.Pieces.Count;
         if (n == 0)
             throw new ModelFormatException($"{source}: the SentencePiece model has no pieces (empty, truncated or not a .model file)");
+        if (!m.HasTrainerSpec || !m.HasNormalizerSpec)
+            throw new ModelFormatException(
+                $"{source}: the SentencePiece model has {n} pieces but no {(m.HasTrainerSpec ? "normalizer_spec" : "trainer_spec")} (truncated file?)");
         if (m.ModelType is not (SentencePieceModelProto.ModelTypeBpe or SentencePieceModelProto.ModelTypeUnigram))
             throw new ModelFormatException(
                 $"{source}: SentencePiece model_type {m.ModelType} is not supported (expected 2 = BPE, as in Llama tokenizers, or 1 = UNIGRAM)");

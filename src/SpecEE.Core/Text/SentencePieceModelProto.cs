@@ -35,6 +35,13 @@ internal sealed class SentencePieceModelProto
 
     public List<SentencePiece> Pieces { get; } = [];
 
+    /// <summary>
+    /// Whether the specs are present. Every real .model file has both, after the pieces, so one missing from a parsed
+    /// file means it was cut at a piece boundary. True for a model built in memory.
+    /// </summary>
+    public bool HasTrainerSpec { get; private set; } = true;
+    public bool HasNormalizerSpec { get; private set; } = true;
+
     // TrainerSpec (proto2 defaults)
     public int ModelType { get; set; } = ModelTypeUnigram;
     public bool TreatWhitespaceAsSuffix { get; set; }
@@ -56,7 +63,7 @@ internal sealed class SentencePieceModelProto
     /// <summary>Parses the fields above; unknown fields are skipped. Throws <see cref="ModelFormatException"/> naming <paramref name="source"/>.</summary>
     public static SentencePieceModelProto Parse(byte[] bytes, string source)
     {
-        var m = new SentencePieceModelProto();
+        var m = new SentencePieceModelProto { HasTrainerSpec = false, HasNormalizerSpec = false };
         try
         {
             var input = new CodedInputStream(bytes);
@@ -101,6 +108,7 @@ internal sealed class SentencePieceModelProto
 
     private void ParseTrainerSpec(ByteString bytes)
     {
+        HasTrainerSpec = true;
         var input = bytes.CreateCodedInput();
         uint tag;
         while ((tag = input.ReadTag()) != 0)
@@ -123,6 +131,7 @@ internal sealed class SentencePieceModelProto
 
     private void ParseNormalizerSpec(ByteString bytes)
     {
+        HasNormalizerSpec = true;
         var input = bytes.CreateCodedInput();
         uint tag;
         while ((tag = input.ReadTag()) != 0)
