@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.ML.Tokenizers;
+using SpecEE.Core.Formats;
 
 namespace SpecEE.Core.Text;
 
@@ -10,7 +11,7 @@ namespace SpecEE.Core.Text;
 /// Sources: a SentencePiece <c>.model</c> file (tok512.model, Llama-2 tokenizer.model) or a GGUF's embedded
 /// vocabulary (<c>tokenizer.ggml.*</c>). Immutable and safe to share between threads.
 /// </summary>
-public sealed partial class TextTokenizer
+public sealed class TextTokenizer
 {
     private readonly SentencePieceTokenizer _encoder;
     private readonly PieceSurfaces _surfaces;
@@ -69,7 +70,18 @@ public sealed partial class TextTokenizer
     {
         ArgumentNullException.ThrowIfNull(path);
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: tokenizer file not found");
-        return FromSentencePieceModel(path);
+        return GgufFile.HasMagic(path) ? FromGguf(GgufFile.Open(path)) : FromSentencePieceModel(path);
+    }
+
+    /// <summary>
+    /// Builds the tokenizer from a GGUF file's embedded vocabulary (<c>tokenizer.ggml.model</c> = "llama").
+    /// Other tokenizer models (gpt2 BPE, ...) throw <see cref="ModelFormatException"/>.
+    /// </summary>
+    public static TextTokenizer FromGguf(GgufFile gguf)
+    {
+        ArgumentNullException.ThrowIfNull(gguf);
+        var (model, addBos) = GgufVocabulary.ToModelProto(gguf);
+        return Create(model.ToBytes(), model, gguf.Path, addBos);
     }
 
     /// <summary>

@@ -26,6 +26,9 @@ public class LlamaVocabCaseTests
     [TestCaseSource(typeof(TokenizerFixtures), nameof(TokenizerFixtures.VocabCaseIndices))]
     public void TokenizerModel_EncodesLikeSentencePiece(int index) => Check(TokenizerFixtures.Llama2, index);
 
+    [TestCaseSource(typeof(TokenizerFixtures), nameof(TokenizerFixtures.VocabCaseIndices))]
+    public void GgufVocab_EncodesLikeSentencePiece(int index) => Check(TokenizerFixtures.Llama2Gguf, index);
+
     private static void Check(TextTokenizer tokenizer, int index)
     {
         var c = TokenizerFixtures.VocabCases[index];

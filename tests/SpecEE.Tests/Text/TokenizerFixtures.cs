@@ -1,3 +1,4 @@
+using SpecEE.Core.Formats;
 using SpecEE.Core.Text;
 
 namespace SpecEE.Tests.Text;
@@ -7,6 +8,8 @@ internal static class TokenizerFixtures
 {
     private static readonly Lazy<TextTokenizer> Llama2Lazy = new(() => TextTokenizer.FromSentencePieceModel(TestPaths.Fixture("tokenizer.model")));
     private static readonly Lazy<TextTokenizer> Tok512Lazy = new(() => TextTokenizer.FromSentencePieceModel(TestPaths.Fixture("tok512.model")));
+    private static readonly Lazy<TextTokenizer> Llama2GgufLazy = new(() => TextTokenizer.FromGguf(GgufFile.Open(TestPaths.Fixture("ggml-vocab-llama-spm.gguf"))));
+    private static readonly Lazy<TextTokenizer> Tiny16LGgufLazy = new(() => TextTokenizer.FromGguf(GgufFile.Open(TestPaths.Fixture("tinystories-16L-f16.gguf"))));
     private static readonly Lazy<VocabCase[]> CasesLazy = new(LoadVocabCases);
 
     /// <summary>Llama-2's 32000-piece tokenizer.model.</summary>
@@ -14,6 +17,12 @@ internal static class TokenizerFixtures
 
     /// <summary>stories260K / tinystories-16L 512-piece tok512.model.</summary>
     public static TextTokenizer Tok512 => Tok512Lazy.Value;
+
+    /// <summary>Llama-2's vocabulary as embedded in llama.cpp's ggml-vocab-llama-spm.gguf.</summary>
+    public static TextTokenizer Llama2Gguf => Llama2GgufLazy.Value;
+
+    /// <summary>tok512 as embedded by llama.cpp's convert_hf_to_gguf.py in tinystories-16L-f16.gguf.</summary>
+    public static TextTokenizer Tiny16LGguf => Tiny16LGgufLazy.Value;
 
     /// <summary>llama.cpp's ggml-vocab-llama-spm.gguf.inp/.out: texts and their expected ids (no BOS).</summary>
     public static VocabCase[] VocabCases => CasesLazy.Value;
