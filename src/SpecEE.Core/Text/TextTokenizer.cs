@@ -7,9 +7,11 @@ namespace SpecEE.Core.Text;
 /// <summary>
 /// Llama-style SentencePiece tokenizer (BPE with byte fallback): encoding is delegated to
 /// Microsoft.ML.Tokenizers' <see cref="SentencePieceTokenizer"/>; decoding is done here from the piece table, so that
-/// batch and streaming decode share one definition of a piece's bytes.
-/// Sources: a SentencePiece <c>.model</c> file (tok512.model, Llama-2 tokenizer.model) or a GGUF's embedded
-/// vocabulary (<c>tokenizer.ggml.*</c>). Immutable and safe to share between threads.
+/// batch and streaming decode share one definition of a piece's bytes and follow SentencePiece exactly (the
+/// library's Decode drops the space of the first text piece after leading byte pieces, "\n Hello" → "\nHello",
+/// and drops &lt;unk&gt;). Sources: a SentencePiece <c>.model</c> file (tok512.model, Llama-2 tokenizer.model) or a
+/// GGUF's embedded vocabulary (<c>tokenizer.ggml.*</c>). Immutable; Encode and Decode may be called from several
+/// threads (the library keeps no per-call state in the tokenizer); a <see cref="TokenStreamDecoder"/> is per stream.
 /// </summary>
 public sealed class TextTokenizer
 {

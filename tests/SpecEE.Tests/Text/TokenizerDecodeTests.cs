@@ -144,6 +144,19 @@ public class TokenizerDecodeTests
     }
 
     [Test]
+    public void Decode_TextStartingWithBytePieces_KeepsTheSpaceOfTheNextPiece()
+    {
+        // SentencePiece drops only a dummy-prefix space at the very start; after "\n" (byte piece <0x0A> = id 13) the
+        // space of ▁Hello is real. (Microsoft.ML.Tokenizers' own Decode gives "\nHello" here, and drops <unk>:
+        // the reasons this adapter decodes from the piece table itself.)
+        var tok = TokenizerFixtures.Llama2;
+        Assert.That(tok.Decode([13, 15043]), Is.EqualTo("\n Hello"));
+        Assert.That(tok.Decode([tok.BosId, 13, 15043]), Is.EqualTo("\n Hello"));
+        Assert.That(tok.Decode([tok.UnkId, 15043]), Is.EqualTo(" \u2047  Hello"));
+        Assert.That(tok.Decode(tok.Encode("\n Hello", addBos: true)), Is.EqualTo("\n Hello"));
+    }
+
+    [Test]
     public void Encode_EmptyText_GivesBosOnlyWhenAsked()
     {
         Assert.That(TokenizerFixtures.Tok512.Encode("", addBos: true), Is.EqualTo(new[] { 1 }));
