@@ -86,12 +86,5 @@ internal sealed class GgufCursor(Stream stream, string path)
         }
     }
 
-    public void Skip(long count, string what)
-    {
-        Need(count, what);
-        stream.Seek(count, SeekOrigin.Current);
-        Position += count;
-    }
-
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }
