@@ -31,11 +31,8 @@ public static class ModelLoader
         if (length == 0) throw new ModelFormatException($"{path}: empty file (0 bytes); expected {AcceptedFormats}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
 
-        // ── GGUF ─────────────────────────────────────────────────────────────────────────────────────────
-        // gguf helper: replace this throw with `return GgufLlamaReader.Load(path);` (it checks the magic itself).
-        if (IsGgufMagic(head) || ext == ".gguf")
-            throw new ModelFormatException($"{path}: GGUF support not built");
-        // ─────────────────────────────────────────────────────────────────────────────────────────────────
+        // A .gguf without the magic still goes to the GGUF reader, whose error says what the first bytes should be.
+        if (IsGgufMagic(head) || ext == ".gguf") return GgufLlamaReader.Load(path);
 
         if (Path.GetFileName(path) == "config.json") return LoadDirectory(DirectoryOf(path));
         if (LooksLikeSafetensors(head, length) || ext == ".safetensors") return LoadSafetensorsBesideConfig(path);
