@@ -40,6 +40,9 @@ function(cudasim_add_kernel_library target)
   set_source_files_properties(${generated} PROPERTIES
     COMPILE_OPTIONS "-include;${CUDASIM_DIR}/cudasim.h")
   target_link_libraries(${target} PRIVATE Threads::Threads)
-  target_link_options(${target} PRIVATE "-Wl,--version-script=${CUDASIM_DIR}/cmake/exports.map")
+  # Self-contained for P/Invoke: no dependency on the host's libstdc++ version; the version script keeps
+  # the statically linked C++ runtime private.
+  target_link_options(${target} PRIVATE "-Wl,--version-script=${CUDASIM_DIR}/cmake/exports.map"
+                      -static-libstdc++ -static-libgcc -Wl,--no-undefined)
   set_target_properties(${target} PROPERTIES LINK_DEPENDS "${CUDASIM_DIR}/cmake/exports.map")
 endfunction()

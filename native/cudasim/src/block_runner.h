@@ -4,7 +4,8 @@
 //   - Threads start in linear-id order on a "carrier" fiber. A carrier runs thread after thread straight
 //     through; only when a thread blocks (barrier, warp collective) does the next thread get a new carrier.
 //     A kernel without barriers therefore runs a whole block with two context switches.
-//   - A blocked carrier hands control directly to the next runnable carrier (FIFO of released threads),
+//   - A blocked carrier hands control directly to the next runnable carrier (threads released by a barrier
+//     queue at the back, lanes released by a warp collective at the front),
 //     else to a fresh carrier for the next unstarted thread, else back to the worker (block finished, or
 //     deadlock when threads are still waiting).
 //   - Carriers and their stacks belong to the OS thread and are reused by every block it runs.
@@ -37,8 +38,6 @@ class BlockRunner {
 public:
     // The runner of the calling OS thread (created on first use, destroyed when the thread exits).
     static BlockRunner& for_this_thread();
-    // The runner whose block is executing on this OS thread (valid only inside a kernel).
-    static BlockRunner& running();
 
     BlockRunner();
     ~BlockRunner();
@@ -56,6 +55,7 @@ private:
     struct Carrier {
         FiberContext context;
         std::unique_ptr<FiberStack> stack;
+        ThreadRegisters* regs = nullptr;  // at the top of `stack`: what the kernel reads as threadIdx & co.
         unsigned thread = 0;   // linear id of the thread it runs
         bool busy = false;     // holds an unfinished thread
     };
@@ -72,13 +72,13 @@ private:
 
     static void carrier_entry(void* runner);
     [[noreturn]] void carrier_loop();
-    void load_registers(unsigned thread);
     void thread_exited();
     void block_current();
     void retire(Carrier* carrier);
     void transfer(Carrier* from, Carrier* to);
     Carrier* acquire_carrier();
     void push_runnable(Carrier* carrier);
+    void push_runnable_front(Carrier* carrier);
     Carrier* pop_runnable();
     void release_block_barrier(Carrier* releaser);
     void complete_warp_collective(WarpState& warp, unsigned mask, WarpOp op);
@@ -92,7 +92,7 @@ private:
     FiberContext workerContext_;
     Carrier* current_ = nullptr;
 
-    // Runnable FIFO: a ring; each carrier is in it at most once, so 1024 slots always suffice.
+    // Runnable deque: a ring; each carrier is in it at most once, so 1024 slots always suffice.
     static constexpr unsigned kRingSize = 1024;
     Carrier* runnable_[kRingSize];
     unsigned runnableHead_ = 0;
@@ -100,9 +100,10 @@ private:
 
     // The block being run.
     const LaunchDesc* launch_ = nullptr;
-    uint3 blockIdx_{};
+    BlockRegisters blockRegs_{};
     unsigned threadCount_ = 0;
     unsigned nextUnstarted_ = 0;
+    uint3 nextThreadIdx_{};     // threadIdx of thread nextUnstarted_ (x fastest)
     unsigned finished_ = 0;
 
     // __syncthreads state. Results of the last release are read by the released threads.

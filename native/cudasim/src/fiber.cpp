@@ -16,27 +16,39 @@ std::size_t page_bytes() {
 }
 }  // namespace
 
-FiberStack::FiberStack(std::size_t bytes) {
-    const std::size_t page = page_bytes();
-    usableBytes_ = (bytes + page - 1) / page * page;
-    mappingBytes_ = usableBytes_ + page;
-    // MAP_NORESERVE: only the pages a kernel actually touches (usually one or two) cost memory.
-    mapping_ = mmap(nullptr, mappingBytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                    -1, 0);
-    if (mapping_ == MAP_FAILED) throw std::bad_alloc();
-    mprotect(mapping_, page, PROT_NONE);
-    usable_ = static_cast<char*>(mapping_) + page;
-}
-
-FiberStack::~FiberStack() { munmap(mapping_, mappingBytes_); }
-
 std::size_t fiber_stack_bytes() {
     static const std::size_t bytes = [] {
         const char* env = std::getenv("SPECEE_CUDASIM_STACK_KB");
         const long kb = env ? std::strtol(env, nullptr, 10) : 0;
-        return static_cast<std::size_t>(kb >= 16 ? kb : 128) * 1024;
+        std::size_t size = 64 * 1024;
+        while (size < static_cast<std::size_t>(kb > 0 ? kb : 128) * 1024) size *= 2;
+        return size;
     }();
     return bytes;
+}
+
+uintptr_t g_fiber_stack_mask = fiber_stack_bytes() - 1;
+unsigned g_fiber_stack_shift = static_cast<unsigned>(__builtin_ctzll(fiber_stack_bytes()));
+
+FiberStack::FiberStack() {
+    const std::size_t size = fiber_stack_bytes();
+    // Map twice the size and keep the aligned half. MAP_NORESERVE: only touched pages (usually one or two
+    // at the top) cost memory.
+    void* mapping = mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                         -1, 0);
+    if (mapping == MAP_FAILED) throw std::bad_alloc();
+    const auto start = reinterpret_cast<std::uintptr_t>(mapping);
+    const std::uintptr_t aligned = (start + size - 1) & ~static_cast<std::uintptr_t>(size - 1);
+    if (aligned > start) munmap(mapping, aligned - start);
+    if (aligned + size < start + 2 * size) munmap(reinterpret_cast<void*>(aligned + size), start + 2 * size - aligned - size);
+    region_ = reinterpret_cast<void*>(aligned);
+    mprotect(region_, page_bytes(), PROT_NONE);
+}
+
+FiberStack::~FiberStack() { munmap(region_, fiber_stack_bytes()); }
+
+ThreadRegisters* FiberStack::registers() const {
+    return reinterpret_cast<ThreadRegisters*>(fiber_registers_address(reinterpret_cast<uintptr_t>(region_)));
 }
 
 #if defined(__x86_64__)
@@ -79,12 +91,10 @@ cudasim_fiber_bootstrap:
     .size cudasim_fiber_bootstrap, .-cudasim_fiber_bootstrap
 )");
 
-extern "C" void cudasim_fiber_switch(void** saveStackPointer, void* resumeStackPointer);
 extern "C" void cudasim_fiber_bootstrap();
 
 void make_fiber_context(FiberContext& context, FiberStack& stack, void (*entry)(void*), void* arg) {
-    auto top = reinterpret_cast<std::uintptr_t>(stack.base()) + stack.size();
-    top &= ~static_cast<std::uintptr_t>(15);
+    const auto top = reinterpret_cast<std::uintptr_t>(stack.registers());  // 64-byte aligned
     // Frame popped by cudasim_fiber_switch: r15 r14 r13 r12 rbx rbp, then the return address. After `ret`
     // rsp = top - 16, 16-byte aligned as the ABI requires before the bootstrap's `call`.
     auto* frame = reinterpret_cast<void**>(top - 72);
@@ -100,16 +110,13 @@ void make_fiber_context(FiberContext& context, FiberStack& stack, void (*entry)(
     context.stackPointer = frame;
 }
 
-void switch_fiber_context(FiberContext& from, FiberContext& to) {
-    cudasim_fiber_switch(&from.stackPointer, to.stackPointer);
-}
-
 #else  // portable fallback
 
 void make_fiber_context(FiberContext& context, FiberStack& stack, void (*entry)(void*), void* arg) {
     getcontext(&context.context);
-    context.context.uc_stack.ss_sp = stack.base();
-    context.context.uc_stack.ss_size = stack.size();
+    char* bottom = static_cast<char*>(stack.base()) + page_bytes();  // above the guard page
+    context.context.uc_stack.ss_sp = bottom;
+    context.context.uc_stack.ss_size = reinterpret_cast<char*>(stack.registers()) - bottom;
     context.context.uc_link = nullptr;
     // makecontext passes int arguments only: split the pointer into two halves.
     const auto bits = reinterpret_cast<std::uintptr_t>(arg);

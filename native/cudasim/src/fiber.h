@@ -7,28 +7,30 @@
 
 #include <cstddef>
 
+#include "cudasim/runtime_hooks.h"
+
 #if !defined(__x86_64__)
 #include <ucontext.h>
 #endif
 
 namespace cudasim::detail {
 
-// A fiber stack with a PROT_NONE guard page below it, so an overflow faults instead of corrupting memory.
+// A fiber stack: a region of fiber_stack_bytes() aligned to its own size (so kernel code can find the
+// ThreadRegisters record at its top from the stack pointer alone), with a PROT_NONE guard page at the bottom
+// so an overflow faults instead of corrupting memory.
 class FiberStack {
 public:
-    explicit FiberStack(std::size_t bytes);
+    FiberStack();
     ~FiberStack();
     FiberStack(const FiberStack&) = delete;
     FiberStack& operator=(const FiberStack&) = delete;
 
-    void* base() const { return usable_; }
-    std::size_t size() const { return usableBytes_; }
+    // The record at the top of the region; the usable stack lies below it.
+    ThreadRegisters* registers() const;
+    void* base() const { return region_; }
 
 private:
-    void* mapping_;
-    std::size_t mappingBytes_;
-    void* usable_;
-    std::size_t usableBytes_;
+    void* region_;
 };
 
 // A suspended execution context.
@@ -44,9 +46,17 @@ struct FiberContext {
 void make_fiber_context(FiberContext& context, FiberStack& stack, void (*entry)(void*), void* arg);
 
 // Suspends the running context into `from` and resumes `to`.
+#if defined(__x86_64__)
+extern "C" void cudasim_fiber_switch(void** saveStackPointer, void* resumeStackPointer);
+inline void switch_fiber_context(FiberContext& from, FiberContext& to) {
+    cudasim_fiber_switch(&from.stackPointer, to.stackPointer);
+}
+#else
 void switch_fiber_context(FiberContext& from, FiberContext& to);
+#endif
 
-// Stack size for new fibers: SPECEE_CUDASIM_STACK_KB (default 128 KiB; GPU threads have far less).
+// Size of every fiber stack: SPECEE_CUDASIM_STACK_KB rounded up to a power of two (default 128 KiB; a GPU
+// thread has far less). Read once, before the first fiber exists.
 std::size_t fiber_stack_bytes();
 
 }  // namespace cudasim::detail

@@ -10,16 +10,16 @@
 #include "vector_types.h"
 
 namespace cudasim::detail {
-inline uint3 builtin_thread_idx() { return t_regs.thread_idx; }
-inline uint3 builtin_block_idx() { return t_regs.block_idx; }
-inline dim3 builtin_block_dim() { return dim3(t_regs.block_dim); }
-inline dim3 builtin_grid_dim() { return dim3(t_regs.grid_dim); }
-inline unsigned lane_id() { return t_regs.lane; }
+inline uint3 builtin_thread_idx() { return current_thread().thread_idx; }
+inline uint3 builtin_block_idx() { return current_thread().block->block_idx; }
+inline dim3 builtin_block_dim() { return dim3(current_thread().block->block_dim); }
+inline dim3 builtin_grid_dim() { return dim3(current_thread().block->grid_dim); }
+inline unsigned lane_id() { return current_thread().lane; }
 
 // Pointer to the block's dynamic shared memory. `extern __shared__ T name[];` is rewritten by the build
 // into SPECEE_CUDASIM_DYNAMIC_SHARED(T, name) (see cmake/cudasim_translate.cmake).
 template <typename T>
-inline T* dynamic_shared_as() { return static_cast<T*>(t_regs.dynamic_shared); }
+inline T* dynamic_shared_as() { return static_cast<T*>(current_thread().block->dynamic_shared); }
 
 template <typename T>
 inline uint64_t to_lane_bits(T value) {
@@ -64,7 +64,7 @@ inline void __threadfence_system() { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 
 // ---- warp collectives --------------------------------------------------------------------------
 // Divergence is not modelled: every lane that exists counts as active.
-inline unsigned __activemask() { return cudasim::detail::t_regs.active_mask; }
+inline unsigned __activemask() { return cudasim::detail::current_thread().active_mask; }
 
 template <typename T>
 inline T __shfl_sync(unsigned mask, T var, int srcLane, int width = warpSize) {

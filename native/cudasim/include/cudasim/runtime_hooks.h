@@ -1,9 +1,9 @@
 // The narrow interface between kernel code (compiled with cudasim.h) and the simulator runtime.
 //
-// Kernels never see fibers or workers. They read the built-in variables from `t_regs`, a per-OS-thread
-// record that the block scheduler rewrites on every fiber switch (a fiber never migrates between OS
-// threads, so reading it through a cached TLS address is always correct), and they call the runtime
-// for the few operations that need other threads: block barriers and warp collectives.
+// Kernels never see fibers or workers. They find the built-in variables of the running thread without
+// thread-local storage: every fiber stack is a power-of-two-sized, equally aligned region whose top holds a
+// ThreadRegisters record, so `stack pointer & ~(size − 1)` locates it in a few instructions. (A TLS lookup
+// costs a __tls_get_addr call in a shared library and would have to be rewritten on every fiber switch.)
 #pragma once
 
 #include <cstdint>
@@ -14,19 +14,45 @@
 
 namespace cudasim::detail {
 
-// Built-in variables of the thread that is currently running on this OS thread.
-struct ThreadRegisters {
-    uint3 thread_idx;        // threadIdx
+// Per block, owned by the worker running it.
+struct BlockRegisters {
     uint3 block_idx;         // blockIdx
     uint3 block_dim;         // blockDim
     uint3 grid_dim;          // gridDim
-    unsigned lane;           // linear thread id % 32
-    unsigned active_mask;    // lanes that exist in this thread's warp (a partial last warp has fewer)
-    void* dynamic_shared;    // base of `extern __shared__` memory of the current block, 256-byte aligned
+    void* dynamic_shared;    // base of `extern __shared__` memory, 256-byte aligned
 };
 
-// __thread (not thread_local): the type is trivial, so no TLS init wrapper call on every access.
-extern __thread ThreadRegisters t_regs SPECEE_CUDASIM_HIDDEN;
+// Per fiber, at the top of its stack; rewritten when the fiber starts the next thread.
+struct alignas(64) ThreadRegisters {
+    uint3 thread_idx;              // threadIdx
+    unsigned lane;                 // linear thread id % 32
+    unsigned active_mask;          // lanes that exist in this thread's warp (a partial last warp has fewer)
+    const BlockRegisters* block;   // the block the fiber's worker is running
+    void* runner;                  // the BlockRunner owning the fiber
+    void* carrier;                 // the fiber itself
+};
+
+// Fiber stack size − 1 and log2(size), fixed before the first fiber exists.
+extern uintptr_t g_fiber_stack_mask SPECEE_CUDASIM_HIDDEN;
+extern unsigned g_fiber_stack_shift SPECEE_CUDASIM_HIDDEN;
+
+// Address of the ThreadRegisters of the fiber stack starting at `base`: near the top, lowered by a
+// per-stack "colour" (0..255 records). Without it every record and every saved context would sit at the
+// same offset modulo the stack size, i.e. in the same cache set, and hundreds of fibers would thrash it.
+inline uintptr_t fiber_registers_address(uintptr_t base) {
+    const uintptr_t colour = (base >> g_fiber_stack_shift) & 255u;
+    return base + g_fiber_stack_mask + 1 - (colour + 1) * sizeof(ThreadRegisters);
+}
+
+inline ThreadRegisters& current_thread() {
+    uintptr_t sp;
+#if defined(__x86_64__)
+    asm("movq %%rsp, %0" : "=r"(sp));
+#else
+    sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
+#endif
+    return *reinterpret_cast<ThreadRegisters*>(fiber_registers_address(sp & ~g_fiber_stack_mask));
+}
 
 // What a warp collective computes once every lane of its mask has arrived.
 enum class WarpOp : unsigned {
@@ -48,7 +74,7 @@ SPECEE_CUDASIM_HIDDEN int block_barrier(int predicate, int kind);
 // always included). Blocks the calling fiber until every lane in the mask has called it.
 SPECEE_CUDASIM_HIDDEN uint64_t warp_collective(unsigned mask, WarpOp op, uint64_t value, unsigned arg);
 
-// Aborts the process with the kernel name and thread coordinates (used by __trap()).
+// Aborts the process with the thread coordinates (used by __trap()).
 [[noreturn]] SPECEE_CUDASIM_HIDDEN void trap(const char* what);
 
 }  // namespace cudasim::detail

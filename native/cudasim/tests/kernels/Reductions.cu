@@ -71,3 +71,14 @@ extern "C" __global__ void broken_shuffle(float* out) {
     if (lane >= 16) return;
     out[threadIdx.x] = __shfl_xor_sync(0xffffffffu, 1.0f, 1);
 }
+
+// Scheduler cost probes: every thread passes `iterations` warp barriers (or block barriers), then
+// out[global id] = iterations.
+extern "C" __global__ void syncwarp_loop(int* out, int iterations) {
+    for (int i = 0; i < iterations; ++i) __syncwarp();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = iterations;
+}
+extern "C" __global__ void syncthreads_loop(int* out, int iterations) {
+    for (int i = 0; i < iterations; ++i) __syncthreads();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = iterations;
+}
