@@ -74,7 +74,7 @@ CUDASIM_TEST(ShuffleVariants_ThreeWarpsTwoBlocks_MatchCudaSemantics) {
             CHECK_EQ(out[7 * i + 0], ref_shfl(in, base, lane, p.src, 32));
             CHECK_EQ(out[7 * i + 1], ref_shfl(in, base, lane, p.src, 8));
             CHECK_EQ(out[7 * i + 2], ref_up(in, base, lane, d, 16));
-            CHECK_EQ(out[7 * i + 3], ref_down(in, base, lane, d, 32));
+            CHECK_EQ(out[7 * i + 3], ref_down(in, base, lane, d, 8));
             CHECK_EQ(out[7 * i + 4], ref_xor(in, base, lane, p.laneMask, 32));
             CHECK_EQ(out[7 * i + 5], ref_xor(in, base, lane, p.laneMask, 8));
             CHECK_EQ(out[7 * i + 6], lane < 16 ? ref_down(in, base, lane, d, 16) : -1);

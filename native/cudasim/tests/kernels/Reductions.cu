@@ -29,7 +29,7 @@ extern "C" __global__ void warp_reduce_sum_f32(float* __restrict__ out, const fl
 }
 
 // Each shuffle flavour on int data, 7 results per thread:
-// out[7i+0] shfl(src), +1 shfl width 8, +2 up(delta) width 16, +3 down(delta) width 32,
+// out[7i+0] shfl(src), +1 shfl width 8, +2 up(delta) width 16, +3 down(delta) width 8,
 // +4 xor(laneMask) width 32, +5 xor(laneMask) width 8, +6 down(delta) on lanes 0..15 only (mask 0xffff)
 // (lanes 16..31 write -1 there).
 extern "C" __global__ void shuffle_variants(int* out, const int* in, int src, unsigned delta, int laneMask) {
@@ -38,7 +38,7 @@ extern "C" __global__ void shuffle_variants(int* out, const int* in, int src, un
     out[7 * i + 0] = __shfl_sync(0xffffffffu, v, src);
     out[7 * i + 1] = __shfl_sync(0xffffffffu, v, src, 8);
     out[7 * i + 2] = __shfl_up_sync(0xffffffffu, v, delta, 16);
-    out[7 * i + 3] = __shfl_down_sync(0xffffffffu, v, delta);
+    out[7 * i + 3] = __shfl_down_sync(0xffffffffu, v, delta, 8);
     out[7 * i + 4] = __shfl_xor_sync(0xffffffffu, v, laneMask);
     out[7 * i + 5] = __shfl_xor_sync(0xffffffffu, v, laneMask, 8);
     out[7 * i + 6] = (threadIdx.x & 31) < 16 ? __shfl_down_sync(0x0000ffffu, v, delta, 16) : -1;
