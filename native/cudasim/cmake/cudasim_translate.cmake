@@ -1,8 +1,13 @@
 # Turns one kernel .cu into the C++ translation unit the simulator compiles (cmake -P script).
 #   cmake -DIN=<file.cu> -DOUT=<file.cu.cpp> -P cudasim_translate.cmake
 #
+# The whole file is wrapped in `namespace cudasim_module_<name> { ... }`: NVRTC compiles every .cu as its
+# own module, so two files may both define a `__device__` helper `warp_sum` (possibly differently). In one
+# shared library that would be a link error or, for inline functions, a silent ODR violation. extern "C"
+# kernels keep their plain names inside the namespace.
+#
 # Two source-level rewrites, both line-preserving so diagnostics point at the right line of the .cu
-# (the output starts with `#line 1 "<IN>"`):
+# (the source starts after `#line 1 "<IN>"`):
 #   1. `extern __shared__ [__align__(n)] T name[];` → `SPECEE_CUDASIM_DYNAMIC_SHARED(T, name);`
 #      C++ has no spelling for "an array whose storage is chosen at launch", so the declaration becomes a
 #      pointer to the running block's dynamic shared memory.
@@ -41,11 +46,13 @@ foreach(decl IN LISTS kernel_decls)
   string(APPEND registrations "SPECEE_CUDASIM_REGISTER_KERNEL(${kernel});\n")
 endforeach()
 
-set(content "#line 1 \"${IN}\"\n${source}")
+get_filename_component(module_name "${IN}" NAME)
+string(MAKE_C_IDENTIFIER "${module_name}" module_id)
+set(content "namespace cudasim_module_${module_id} {\n#line 1 \"${IN}\"\n${source}")
 if(NOT content MATCHES "\n$")
   string(APPEND content "\n")
 endif()
-string(APPEND content "// ---- appended by cudasim_translate.cmake ----\n${registrations}")
+string(APPEND content "// ---- appended by cudasim_translate.cmake ----\n${registrations}}  // namespace\n")
 
 # Rewrite only on change, so an unchanged kernel does not recompile.
 if(EXISTS "${OUT}")

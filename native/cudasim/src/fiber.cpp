@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdint>
-#include <cstdlib>
 #include <new>
 
 namespace cudasim::detail {
@@ -16,22 +15,8 @@ std::size_t page_bytes() {
 }
 }  // namespace
 
-std::size_t fiber_stack_bytes() {
-    static const std::size_t bytes = [] {
-        const char* env = std::getenv("SPECEE_CUDASIM_STACK_KB");
-        const long kb = env ? std::strtol(env, nullptr, 10) : 0;
-        std::size_t size = 64 * 1024;
-        while (size < static_cast<std::size_t>(kb > 0 ? kb : 128) * 1024) size *= 2;
-        return size;
-    }();
-    return bytes;
-}
-
-uintptr_t g_fiber_stack_mask = fiber_stack_bytes() - 1;
-unsigned g_fiber_stack_shift = static_cast<unsigned>(__builtin_ctzll(fiber_stack_bytes()));
-
 FiberStack::FiberStack() {
-    const std::size_t size = fiber_stack_bytes();
+    const std::size_t size = kFiberStackBytes;
     // Map twice the size and keep the aligned half. MAP_NORESERVE: only touched pages (usually one or two
     // at the top) cost memory.
     void* mapping = mmap(nullptr, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
@@ -45,7 +30,7 @@ FiberStack::FiberStack() {
     mprotect(region_, page_bytes(), PROT_NONE);
 }
 
-FiberStack::~FiberStack() { munmap(region_, fiber_stack_bytes()); }
+FiberStack::~FiberStack() { munmap(region_, kFiberStackBytes); }
 
 ThreadRegisters* FiberStack::registers() const {
     return reinterpret_cast<ThreadRegisters*>(fiber_registers_address(reinterpret_cast<uintptr_t>(region_)));

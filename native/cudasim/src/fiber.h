@@ -15,7 +15,7 @@
 
 namespace cudasim::detail {
 
-// A fiber stack: a region of fiber_stack_bytes() aligned to its own size (so kernel code can find the
+// A fiber stack: a region of kFiberStackBytes aligned to its own size (so kernel code can find the
 // ThreadRegisters record at its top from the stack pointer alone), with a PROT_NONE guard page at the bottom
 // so an overflow faults instead of corrupting memory.
 class FiberStack {
@@ -54,9 +54,5 @@ inline void switch_fiber_context(FiberContext& from, FiberContext& to) {
 #else
 void switch_fiber_context(FiberContext& from, FiberContext& to);
 #endif
-
-// Size of every fiber stack: SPECEE_CUDASIM_STACK_KB rounded up to a power of two (default 128 KiB; a GPU
-// thread has far less). Read once, before the first fiber exists.
-std::size_t fiber_stack_bytes();
 
 }  // namespace cudasim::detail

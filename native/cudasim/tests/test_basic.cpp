@@ -112,3 +112,19 @@ CUDASIM_TEST(Api_ParamInfoAndMemset) {
         CHECK_EQ(static_cast<int>(bytesBack[i]), static_cast<int>(expected));
     }
 }
+
+CUDASIM_TEST(ModuleIsolation_SameHelperNameInTwoFiles_EachUsesItsOwn) {
+    Sim sim;
+    auto dout = sim.upload(std::vector<int>(2, -1));
+    sim.launch(sim.function("IsolationA.cu", "module_tag_a"), 1, 1, 1, 1, 1, 1, 0, {&dout});
+    CHECK_EQ(sim.download<int>(dout, 2)[0], 1);
+    CHECK_EQ(sim.download<int>(dout, 2)[1], 1);
+    sim.launch(sim.function("IsolationB.cu", "module_tag_b"), 1, 1, 1, 1, 1, 1, 0, {&dout});
+    CHECK_EQ(sim.download<int>(dout, 2)[0], 2);
+    CHECK_EQ(sim.download<int>(dout, 2)[1], 1);  // B's g_calls is not A's
+    cudasim_module all = nullptr;
+    cudasim_function f = nullptr;
+    Sim::ok(cudasim_module_load(sim.ctx, "*", &all), "load *");
+    Sim::ok(cudasim_module_get_function(sim.ctx, all, "module_tag_b", &f), "module_tag_b via *");
+    Sim::ok(cudasim_module_unload(sim.ctx, all), "unload");
+}

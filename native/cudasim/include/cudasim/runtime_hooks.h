@@ -32,16 +32,17 @@ struct alignas(64) ThreadRegisters {
     void* carrier;                 // the fiber itself
 };
 
-// Fiber stack size − 1 and log2(size), fixed before the first fiber exists.
-extern uintptr_t g_fiber_stack_mask SPECEE_CUDASIM_HIDDEN;
-extern unsigned g_fiber_stack_shift SPECEE_CUDASIM_HIDDEN;
+// Every fiber stack is a region of this size aligned to it. A compile-time constant so that finding the
+// running fiber's ThreadRegisters is a handful of register operations. GPU threads get far less stack.
+constexpr unsigned kFiberStackShift = 17;
+constexpr uintptr_t kFiberStackBytes = uintptr_t{1} << kFiberStackShift;  // 128 KiB
 
 // Address of the ThreadRegisters of the fiber stack starting at `base`: near the top, lowered by a
 // per-stack "colour" (0..255 records). Without it every record and every saved context would sit at the
 // same offset modulo the stack size, i.e. in the same cache set, and hundreds of fibers would thrash it.
 inline uintptr_t fiber_registers_address(uintptr_t base) {
-    const uintptr_t colour = (base >> g_fiber_stack_shift) & 255u;
-    return base + g_fiber_stack_mask + 1 - (colour + 1) * sizeof(ThreadRegisters);
+    const uintptr_t colour = (base >> kFiberStackShift) & 255u;
+    return base + kFiberStackBytes - (colour + 1) * sizeof(ThreadRegisters);
 }
 
 inline ThreadRegisters& current_thread() {
@@ -51,7 +52,7 @@ inline ThreadRegisters& current_thread() {
 #else
     sp = reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
 #endif
-    return *reinterpret_cast<ThreadRegisters*>(fiber_registers_address(sp & ~g_fiber_stack_mask));
+    return *reinterpret_cast<ThreadRegisters*>(fiber_registers_address(sp & ~(kFiberStackBytes - 1)));
 }
 
 // What a warp collective computes once every lane of its mask has arrived.
