@@ -26,6 +26,8 @@ int check_geometry(cudasim_function function, unsigned gx, unsigned gy, unsigned
     if (gx > 2147483647u || gy > 65535u || gz > 65535u)
         return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: grid (%u,%u,%u) exceeds (2^31-1, 65535, 65535)", name,
                     gx, gy, gz);
+    if (static_cast<unsigned long long>(gx) * gy * gz > WorkerPool::kMaxBlocks)
+        return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: grid (%u,%u,%u) has more than 2^40 blocks", name, gx, gy, gz);
     if (bx > 1024u || by > 1024u || bz > 64u)
         return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: block (%u,%u,%u) exceeds (1024, 1024, 64)", name, bx, by, bz);
     if (static_cast<unsigned long long>(bx) * by * bz > kMaxThreadsPerBlock)

@@ -4,10 +4,15 @@
 // everything on the caller. Blocks are claimed one at a time from a shared counter; since each block runs
 // entirely on one worker and blocks do not communicate (except through atomics), which worker runs which
 // block never changes a result.
+//
+// A launch completes when all its blocks have finished, not when every helper has woken up: on a loaded
+// machine a helper may be scheduled milliseconds late, and then it simply finds nothing left to claim.
+// Claims carry the launch's generation so a late helper can never take a block of a newer launch.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -19,6 +24,9 @@ namespace cudasim::detail {
 
 class WorkerPool {
 public:
+    // Grids with more blocks than this are rejected (the claim word keeps 40 bits for the block index).
+    static constexpr uint64_t kMaxBlocks = uint64_t{1} << 40;
+
     explicit WorkerPool(int workerCount);
     ~WorkerPool();
     WorkerPool(const WorkerPool&) = delete;
@@ -30,24 +38,23 @@ public:
     bool run_grid(const LaunchDesc& launch, std::string& error);
 
 private:
-    void worker_main();
-    void run_blocks(const LaunchDesc& launch);
+    void helper_main();
+    void run_blocks(uint64_t generation, const LaunchDesc& launch, uint64_t blockCount);
 
     const int workerCount_;
     std::vector<std::thread> threads_;
 
-    std::mutex launchMutex_;  // one grid at a time
-    std::mutex stateMutex_;
+    std::mutex launchMutex_;   // one grid at a time
+    std::mutex stateMutex_;    // guards the fields below, with wake_/done_
     std::condition_variable wake_;
     std::condition_variable done_;
-    const LaunchDesc* job_ = nullptr;
-    unsigned long long generation_ = 0;
-    int busyHelpers_ = 0;
+    uint64_t generation_ = 0;
+    LaunchDesc job_{};
+    uint64_t jobBlocks_ = 0;
     bool stopping_ = false;
 
-    // Per-grid progress, shared by all participants.
-    std::atomic<unsigned long long> nextBlock_{0};
-    unsigned long long blockCount_ = 0;
+    std::atomic<uint64_t> claim_{0};      // (generation << 40) | next unclaimed block
+    std::atomic<uint64_t> finished_{0};   // blocks of the current launch that are done (or skipped)
     std::atomic<bool> failed_{false};
     std::mutex errorMutex_;
     std::string error_;
