@@ -33,7 +33,10 @@
  *   - Graph capture: while a stream captures, operations on it are recorded, not executed. Argument
  *     VALUES are copied at capture time (kernel parameters, pointers, sizes, memset values); host memory
  *     behind a memcpy source/destination pointer is read/written at replay, as in CUDA.
- *     Event record/synchronize on a capturing stream fails with CUDASIM_ERROR_STREAM_CAPTURE_UNSUPPORTED.
+ *     cudasim_stream_synchronize/_query and cudasim_event_record on a capturing stream fail with
+ *     CUDASIM_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidate the capture (end_capture then returns
+ *     CUDASIM_ERROR_STREAM_CAPTURE_INVALIDATED), as in CUDA. The default (NULL) stream cannot capture.
+ *     Launching an executable graph into a capturing stream appends its operations.
  *   - A kernel launch failure (a block deadlocked at a barrier or warp-synchronous call) is returned by
  *     the launch (or graph launch) and is NOT sticky.
  *   - Thread safety: every call may be made from any host thread; launches on one context serialise.
