@@ -6,6 +6,13 @@
 #include <cstdint>
 #include <new>
 
+// Registering fiber stacks lets `valgrind --tool=memcheck` check kernels run by the simulator (a CPU
+// "compute-sanitizer"); without it every fiber switch looks like a wild stack-pointer jump.
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define CUDASIM_VALGRIND 1
+#endif
+
 namespace cudasim::detail {
 
 namespace {
@@ -28,9 +35,17 @@ FiberStack::FiberStack() {
     if (aligned + size < start + 2 * size) munmap(reinterpret_cast<void*>(aligned + size), start + 2 * size - aligned - size);
     region_ = reinterpret_cast<void*>(aligned);
     mprotect(region_, page_bytes(), PROT_NONE);
+#ifdef CUDASIM_VALGRIND
+    valgrindStackId_ = VALGRIND_STACK_REGISTER(static_cast<char*>(region_) + page_bytes(), registers());
+#endif
 }
 
-FiberStack::~FiberStack() { munmap(region_, kFiberStackBytes); }
+FiberStack::~FiberStack() {
+#ifdef CUDASIM_VALGRIND
+    VALGRIND_STACK_DEREGISTER(valgrindStackId_);
+#endif
+    munmap(region_, kFiberStackBytes);
+}
 
 ThreadRegisters* FiberStack::registers() const {
     return reinterpret_cast<ThreadRegisters*>(fiber_registers_address(reinterpret_cast<uintptr_t>(region_)));

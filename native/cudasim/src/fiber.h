@@ -31,6 +31,7 @@ public:
 
 private:
     void* region_;
+    unsigned valgrindStackId_ = 0;  // registration with valgrind, when built with its header
 };
 
 // A suspended execution context.

@@ -26,6 +26,7 @@ Sim::~Sim() {
 cudasim_deviceptr Sim::alloc(std::size_t bytes) {
     cudasim_deviceptr p = 0;
     ok(cudasim_mem_alloc(ctx, &p, bytes), "cudasim_mem_alloc");
+    std::lock_guard<std::mutex> lock(mutex_);
     allocations_.push_back(p);
     return p;
 }
@@ -33,7 +34,10 @@ cudasim_deviceptr Sim::alloc(std::size_t bytes) {
 cudasim_function Sim::function(const char* module, const char* kernel) {
     cudasim_module m = nullptr;
     ok(cudasim_module_load(ctx, module, &m), "cudasim_module_load");
-    modules_.push_back(m);
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        modules_.push_back(m);
+    }
     cudasim_function f = nullptr;
     ok(cudasim_module_get_function(ctx, m, kernel, &f), "cudasim_module_get_function");
     return f;

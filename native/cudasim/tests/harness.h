@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,7 @@ public:
     static void ok(int rc, const char* what);
 
 private:
+    std::mutex mutex_;  // tests may share one Sim between host threads
     std::vector<cudasim_deviceptr> allocations_;
     std::vector<cudasim_module> modules_;
 };

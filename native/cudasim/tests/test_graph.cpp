@@ -1,4 +1,6 @@
 // Stream capture, graph instantiation and replay; events.
+#include <thread>
+
 #include "harness.h"
 
 using cudasim_test::Sim;
@@ -85,4 +87,32 @@ CUDASIM_TEST(Graph_DefaultStreamCannotCapture_EventsMeasureTime) {
     CHECK_EQ(sim.download<float>(dout, 1)[0], 2.0f);
     Sim::ok(cudasim_event_destroy(sim.ctx, start), "destroy");
     Sim::ok(cudasim_event_destroy(sim.ctx, end), "destroy");
+}
+
+CUDASIM_TEST(Concurrency_HostThreadsLaunchOnSharedAndSeparateContexts) {
+    Sim shared(2);
+    // Each host thread: its own stream on the shared context, plus its own private context.
+    auto worker = [&shared](int seed, bool* ok) {
+        Sim own(2);
+        for (Sim* sim : {&shared, &own}) {
+            cudasim_stream stream = nullptr;
+            Sim::ok(cudasim_stream_create(sim->ctx, &stream), "stream");
+            const int n = 3000;
+            std::vector<float> a(n), b(n);
+            for (int i = 0; i < n; ++i) { a[i] = static_cast<float>(seed * 1000 + i); b[i] = 0.5f; }
+            auto da = sim->upload(a), db = sim->upload(b), dout = sim->alloc(n * sizeof(float));
+            cudasim_function f = sim->function("Basic.cu", "vector_add_f32");
+            int count = n;
+            for (int iteration = 0; iteration < 30; ++iteration)
+                sim->launch(f, 4, 1, 1, 128, 1, 1, 0, {&dout, &da, &db, &count}, stream);
+            const auto out = sim->download<float>(dout, n);
+            for (int i = 0; i < n; ++i) *ok = *ok && out[i] == a[i] + 0.5f;
+            Sim::ok(cudasim_stream_destroy(sim->ctx, stream), "stream destroy");
+        }
+    };
+    bool ok[4] = {true, true, true, true};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) threads.emplace_back(worker, t, &ok[t]);
+    for (auto& thread : threads) thread.join();
+    for (bool result : ok) CHECK(result);
 }
