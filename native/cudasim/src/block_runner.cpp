@@ -220,6 +220,13 @@ void BlockRunner::prepare_block(const LaunchDesc& launch, uint3 blockIdx) {
         const auto raw = reinterpret_cast<std::uintptr_t>(sharedStorage_.get());
         sharedBase_ = reinterpret_cast<void*>((raw + 255u) & ~static_cast<std::uintptr_t>(255u));
     }
+    // Poison: a kernel that reads dynamic shared memory it never wrote sees NaN / -1, not plausible stale
+    // data from the previous block. SPECEE_CUDASIM_POISON_SHARED=0 turns this off.
+    static const bool poison = [] {
+        const char* env = std::getenv("SPECEE_CUDASIM_POISON_SHARED");
+        return env == nullptr || std::strcmp(env, "0") != 0;
+    }();
+    if (poison && launch.shared_bytes != 0) std::memset(sharedBase_, 0xff, launch.shared_bytes);
     blockRegs_.block_idx = blockIdx;
     blockRegs_.block_dim = launch.block;
     blockRegs_.grid_dim = launch.grid;

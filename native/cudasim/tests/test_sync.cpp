@@ -132,3 +132,10 @@ CUDASIM_TEST(Deadlock_ShuffleWithExitedLanes_FailsLaunchAndRecovers) {
     CHECK_EQ(partial[0], 128.0f);
     CHECK_EQ(partial[1], 128.0f);
 }
+
+CUDASIM_TEST(DynamicShared_IsPoisonedAtEveryBlockStart) {
+    Sim sim(1);  // one worker: block 1 runs right after block 0 wrote 12345 everywhere
+    auto dout = sim.upload(std::vector<unsigned>(2 * 64, 0));
+    sim.launch(sim.function("Reductions.cu", "read_unwritten_shared"), 2, 1, 1, 64, 1, 1, 64 * sizeof(unsigned), {&dout});
+    for (unsigned v : sim.download<unsigned>(dout, 2 * 64)) CHECK_EQ(v, 0xffffffffu);
+}

@@ -82,3 +82,12 @@ extern "C" __global__ void syncthreads_loop(int* out, int iterations) {
     for (int i = 0; i < iterations; ++i) __syncthreads();
     out[blockIdx.x * blockDim.x + threadIdx.x] = iterations;
 }
+
+// Reads dynamic shared memory without writing it first (a bug the simulator makes visible):
+// out[block·blockDim + t] = bits of word t of the block's dynamic shared memory; then writes it.
+extern "C" __global__ void read_unwritten_shared(unsigned* out) {
+    extern __shared__ unsigned scratch[];
+    out[blockIdx.x * blockDim.x + threadIdx.x] = scratch[threadIdx.x];
+    __syncthreads();
+    scratch[threadIdx.x] = 12345u;
+}
