@@ -285,6 +285,10 @@ uint64_t warp_collective(unsigned mask, WarpOp op, uint64_t value, unsigned arg)
     return running_block().warp_collective(mask, op, value, arg);
 }
 
+// For debuggers: `p *cudasim::detail::debug_current_thread()` inside a kernel shows threadIdx, lane and
+// (through .block) blockIdx. Kept out of line so it exists in the binary.
+__attribute__((noinline, used)) const ThreadRegisters* debug_current_thread() { return &current_thread(); }
+
 void trap(const char* what) {
     const ThreadRegisters& regs = current_thread();
     std::fprintf(stderr, "cudasim: %s in block (%u,%u,%u) thread (%u,%u,%u)\n", what, regs.block->block_idx.x,
