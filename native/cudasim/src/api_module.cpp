@@ -161,7 +161,7 @@ CUDASIM_API int cudasim_launch_kernel(cudasim_ctx ctx, cudasim_function function
         if (kernelParams[i] == nullptr)
             return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: kernelParams[%d] is null", function->info->name, i);
     Operation op{Operation::Kind::Launch};
-    op.function = function;
+    op.kernel = function->info;
     op.grid = uint3{gridX, gridY, gridZ};
     op.block = uint3{blockX, blockY, blockZ};
     op.sharedBytes = sharedBytes;

@@ -26,7 +26,7 @@ struct Operation {
     explicit Operation(Kind k) : kind(k) {}
     Kind kind;
     // Launch
-    cudasim_function function = nullptr;
+    const KernelInfo* kernel = nullptr;      // registry entry: outlives modules, so graphs stay valid
     uint3 grid{}, block{};
     unsigned sharedBytes = 0;
     std::vector<std::max_align_t> argStorage;  // parameter values, each at its own aligned offset

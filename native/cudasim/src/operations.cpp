@@ -53,7 +53,7 @@ int check_device_range(cudasim_ctx ctx, uintptr_t address, std::size_t bytes, co
 }
 
 void capture_arguments(Operation& op, void** kernelParams) {
-    const KernelInfo& info = *op.function->info;
+    const KernelInfo& info = *op.kernel;
     std::size_t offset = 0;
     op.argOffsets.resize(info.param_count);
     for (int i = 0; i < info.param_count; ++i) {
@@ -89,7 +89,7 @@ int run(cudasim_ctx ctx, const Operation& op, void** kernelParams) {
     using Kind = Operation::Kind;
     switch (op.kind) {
         case Kind::Launch: {
-            const KernelInfo& info = *op.function->info;
+            const KernelInfo& info = *op.kernel;
             void* captured[kMaxKernelParams];
             if (kernelParams == nullptr) {  // graph replay: the parameter values live in the node
                 auto* base = reinterpret_cast<unsigned char*>(const_cast<std::max_align_t*>(op.argStorage.data()));
