@@ -43,7 +43,7 @@ void BlockRunner::carrier_loop() {
 void BlockRunner::thread_exited() {
     ++finished_;
     // Exited threads no longer count towards __syncthreads (as on the GPU since Volta).
-    if (barrierArrived_ != 0 && barrierArrived_ == threadCount_ - finished_) release_block_barrier(nullptr);
+    if (barrierArrived_ != 0 && barrierArrived_ == threadCount_ - finished_) release_block_barrier();
 }
 
 void BlockRunner::transfer(Carrier* from, Carrier* to) {
@@ -107,7 +107,7 @@ int BlockRunner::block_barrier(int predicate, int kind) {
     ++barrierArrived_;
     barrierTrueCount_ += predicate != 0;
     if (barrierArrived_ == threadCount_ - finished_) {
-        release_block_barrier(current_);
+        release_block_barrier();  // the last to arrive just continues
     } else {
         barrierWaiters_.push_back(current_);
         block_current();
@@ -120,8 +120,7 @@ int BlockRunner::block_barrier(int predicate, int kind) {
     }
 }
 
-void BlockRunner::release_block_barrier(Carrier* releaser) {
-    (void)releaser;  // the releaser is not in the waiter list: it just continues
+void BlockRunner::release_block_barrier() {
     releasedTrueCount_ = barrierTrueCount_;
     releasedArrived_ = barrierArrived_;
     for (Carrier* waiter : barrierWaiters_) push_runnable(waiter);

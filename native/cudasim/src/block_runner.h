@@ -80,7 +80,7 @@ private:
     void push_runnable(Carrier* carrier);
     void push_runnable_front(Carrier* carrier);
     Carrier* pop_runnable();
-    void release_block_barrier(Carrier* releaser);
+    void release_block_barrier();
     void complete_warp_collective(WarpState& warp, unsigned mask, WarpOp op);
     void prepare_block(const LaunchDesc& launch, uint3 blockIdx);
     std::string describe_deadlock() const;
