@@ -51,7 +51,7 @@ ThreadRegisters* FiberStack::registers() const {
     return reinterpret_cast<ThreadRegisters*>(fiber_registers_address(reinterpret_cast<uintptr_t>(region_)));
 }
 
-#if defined(__x86_64__)
+#if defined(CUDASIM_ASM_FIBERS)
 
 // switch: push callee-saved registers, save rsp into *from, load rsp from to, pop, return into `to`.
 // bootstrap: first code a fresh fiber runs; r12 = arg, r13 = entry (placed there by make_fiber_context).

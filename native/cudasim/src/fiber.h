@@ -7,9 +7,14 @@
 
 #include <cstddef>
 
+// CUDASIM_PORTABLE_FIBERS forces the ucontext fallback on x86-64 too (to test it where it is not the default).
+#if defined(__x86_64__) && !defined(CUDASIM_PORTABLE_FIBERS)
+#define CUDASIM_ASM_FIBERS 1
+#endif
+
 #include "cudasim/runtime_hooks.h"
 
-#if !defined(__x86_64__)
+#if !defined(CUDASIM_ASM_FIBERS)
 #include <ucontext.h>
 #endif
 
@@ -36,7 +41,7 @@ private:
 
 // A suspended execution context.
 struct FiberContext {
-#if defined(__x86_64__)
+#if defined(CUDASIM_ASM_FIBERS)
     void* stackPointer = nullptr;
 #else
     ucontext_t context;
@@ -47,7 +52,7 @@ struct FiberContext {
 void make_fiber_context(FiberContext& context, FiberStack& stack, void (*entry)(void*), void* arg);
 
 // Suspends the running context into `from` and resumes `to`.
-#if defined(__x86_64__)
+#if defined(CUDASIM_ASM_FIBERS)
 extern "C" void cudasim_fiber_switch(void** saveStackPointer, void* resumeStackPointer);
 inline void switch_fiber_context(FiberContext& from, FiberContext& to) {
     cudasim_fiber_switch(&from.stackPointer, to.stackPointer);
