@@ -104,7 +104,7 @@ enum cudasim_device_attribute {
 
 /* Function attributes: numerically equal to CU_FUNC_ATTRIBUTE_*. */
 enum cudasim_function_attribute {
-    CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0,     /* get only */
+    CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK = 0,     /* get only: __launch_bounds__ or 1024 */
     CUDASIM_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES = 8 /* get/set; default 48 KiB, max 227 KiB */
 };
 
@@ -179,8 +179,8 @@ CUDASIM_API int cudasim_func_get_attribute(cudasim_ctx ctx, cudasim_function fun
 CUDASIM_API int cudasim_func_set_attribute(cudasim_ctx ctx, cudasim_function function, int attribute,
                                            int value);
 /* kernelParams[i] points at the value of parameter i (exactly cuLaunchKernel's kernelParams).
- * Limits as on sm_90: block ≤ 1024 threads (x,y ≤ 1024, z ≤ 64), grid x < 2^31, y,z ≤ 65535,
- * sharedBytes ≤ the function's MAX_DYNAMIC_SHARED_SIZE_BYTES. */
+ * Limits as on sm_90: block ≤ 1024 threads (x,y ≤ 1024, z ≤ 64) and ≤ the kernel's __launch_bounds__,
+ * grid x < 2^31, y,z ≤ 65535, sharedBytes ≤ the function's MAX_DYNAMIC_SHARED_SIZE_BYTES. */
 CUDASIM_API int cudasim_launch_kernel(cudasim_ctx ctx, cudasim_function function,
                                       unsigned gridX, unsigned gridY, unsigned gridZ,
                                       unsigned blockX, unsigned blockY, unsigned blockZ,

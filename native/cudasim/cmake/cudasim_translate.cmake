@@ -12,7 +12,8 @@
 #      C++ has no spelling for "an array whose storage is chosen at launch", so the declaration becomes a
 #      pointer to the running block's dynamic shared memory.
 #   2. Every `extern "C" __global__ [__launch_bounds__(..)] void name(` gets a
-#      `SPECEE_CUDASIM_REGISTER_KERNEL(name)` line appended, so kernels need no simulator boilerplate.
+#      `SPECEE_CUDASIM_REGISTER_KERNEL(name)` line appended (…_BOUNDED(name, bounds) with launch bounds, which
+#      the launch then enforces), so kernels need no simulator boilerplate.
 cmake_minimum_required(VERSION 3.20)
 
 file(READ "${IN}" source)
@@ -43,7 +44,11 @@ string(REGEX MATCHALL "extern${ws}+\"C\"${ws}+__global__${ws}+${bounds}void${ws}
 set(registrations "")
 foreach(decl IN LISTS kernel_decls)
   string(REGEX REPLACE ".*${ws}(${ident})${ws}*\\($" "\\1" kernel "${decl}")
-  string(APPEND registrations "SPECEE_CUDASIM_REGISTER_KERNEL(${kernel});\n")
+  if(decl MATCHES "__launch_bounds__${ws}*\\(([^)]*)\\)")
+    string(APPEND registrations "SPECEE_CUDASIM_REGISTER_KERNEL_BOUNDED(${kernel}, ${CMAKE_MATCH_1});\n")
+  else()
+    string(APPEND registrations "SPECEE_CUDASIM_REGISTER_KERNEL(${kernel});\n")
+  endif()
 endforeach()
 
 get_filename_component(module_name "${IN}" NAME)

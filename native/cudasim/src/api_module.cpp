@@ -30,9 +30,13 @@ int check_geometry(cudasim_function function, unsigned gx, unsigned gy, unsigned
         return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: grid (%u,%u,%u) has more than 2^40 blocks", name, gx, gy, gz);
     if (bx > 1024u || by > 1024u || bz > 64u)
         return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: block (%u,%u,%u) exceeds (1024, 1024, 64)", name, bx, by, bz);
-    if (static_cast<unsigned long long>(bx) * by * bz > kMaxThreadsPerBlock)
+    const unsigned long long threads = static_cast<unsigned long long>(bx) * by * bz;
+    if (threads > kMaxThreadsPerBlock)
         return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: block (%u,%u,%u) has more than 1024 threads", name, bx,
                     by, bz);
+    if (threads > function->info->max_threads)
+        return fail(CUDASIM_ERROR_INVALID_VALUE, "launch %s: block (%u,%u,%u) has %llu threads but the kernel "
+                    "declares __launch_bounds__(%u)", name, bx, by, bz, threads, function->info->max_threads);
     if (sharedBytes > static_cast<unsigned>(function->maxDynamicShared))
         return fail(CUDASIM_ERROR_INVALID_VALUE,
                     "launch %s: %u bytes of dynamic shared memory exceed the function's limit of %d "
@@ -127,7 +131,9 @@ CUDASIM_API int cudasim_func_get_attribute(cudasim_ctx ctx, cudasim_function fun
     CUDASIM_REQUIRE_FUNCTION(ctx, function, "cudasim_func_get_attribute");
     if (outValue == nullptr) return fail(CUDASIM_ERROR_INVALID_VALUE, "cudasim_func_get_attribute: outValue is null");
     switch (attribute) {
-        case CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *outValue = kMaxThreadsPerBlock; return succeed();
+        case CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+            *outValue = static_cast<int>(function->info->max_threads);
+            return succeed();
         case CUDASIM_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: *outValue = function->maxDynamicShared; return succeed();
         default: return fail(CUDASIM_ERROR_INVALID_VALUE, "cudasim_func_get_attribute: attribute %d is not simulated", attribute);
     }

@@ -87,6 +87,23 @@ CUDASIM_TEST(Gemv_OddShapeAndMultipleTiles_MatchesReference) {
     for (int i = 0; i < rows; ++i) CHECK_NEAR(y[i], data.reference[i], 1e-4, 1e-5);
 }
 
+CUDASIM_TEST(LaunchBounds_AreReportedAndEnforced) {
+    Sim sim;
+    cudasim_function gemv = sim.function("Gemv.cu", "gemv_f32");          // __launch_bounds__(kGemvThreads = 256)
+    cudasim_function rowThread = sim.function("Gemv.cu", "gemv_f32_rowthread");  // no bounds
+    int value = 0;
+    Sim::ok(cudasim_func_get_attribute(sim.ctx, gemv, CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, &value), "attr");
+    CHECK_EQ(value, 256);
+    Sim::ok(cudasim_func_get_attribute(sim.ctx, rowThread, CUDASIM_FUNC_ATTRIBUTE_MAX_THREADS_PER_BLOCK, &value), "attr");
+    CHECK_EQ(value, 1024);
+    auto d = sim.alloc(1024 * sizeof(float));
+    int rows = 8, cols = 8;
+    const void* args[] = {&d, &d, &d, &rows, &cols};
+    CHECK_EQ(cudasim_launch_kernel(sim.ctx, gemv, 1, 1, 1, 512, 1, 1, 0, nullptr, const_cast<void**>(args)),
+             CUDASIM_ERROR_INVALID_VALUE);
+    CHECK(std::string(cudasim_last_error_message()).find("__launch_bounds__(256)") != std::string::npos);
+}
+
 CUDASIM_TEST(Determinism_ResultsBitwiseEqualForAnyWorkerCount) {
     const GemvData data = make_gemv(kRows, 2000, 21);
     std::vector<float> x(20000);

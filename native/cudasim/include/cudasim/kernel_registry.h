@@ -20,6 +20,7 @@ struct KernelInfo {
     const char* name;       // the extern "C" name
     const char* source;     // __FILE__ of the .cu (after #line), reduced to its file name at lookup
     KernelInvoker invoke;
+    unsigned max_threads;   // first __launch_bounds__ argument, or 1024
     int param_count;
     std::size_t param_sizes[kMaxKernelParams];
     std::size_t param_aligns[kMaxKernelParams];
@@ -45,8 +46,8 @@ struct KernelTraits<void (*)(Args...)> {
     static void invoke(void** args) { call<Fn>(args, std::index_sequence_for<Args...>{}); }
 
     template <void (*Fn)(Args...)>
-    static KernelInfo describe(const char* name, const char* source) {
-        KernelInfo info{name, source, &invoke<Fn>, static_cast<int>(sizeof...(Args)), {}, {}};
+    static KernelInfo describe(const char* name, const char* source, unsigned maxThreads) {
+        KernelInfo info{name, source, &invoke<Fn>, maxThreads, static_cast<int>(sizeof...(Args)), {}, {}};
         const std::size_t sizes[] = {sizeof(std::remove_reference_t<Args>)..., 0};
         const std::size_t aligns[] = {alignof(std::remove_reference_t<Args>)..., 1};
         for (std::size_t i = 0; i < sizeof...(Args); ++i) {
@@ -67,7 +68,13 @@ struct KernelRegistrar {
 #define SPECEE_CUDASIM_CONCAT(a, b) SPECEE_CUDASIM_CONCAT_INNER(a, b)
 
 // Registers `fn` (an extern "C" kernel defined above in this translation unit) under its own name.
-#define SPECEE_CUDASIM_REGISTER_KERNEL(fn)                                                              \
-    static const ::cudasim::detail::KernelRegistrar SPECEE_CUDASIM_CONCAT(specee_cudasim_registrar_,    \
-                                                                          __COUNTER__){                 \
-        ::cudasim::detail::KernelTraits<decltype(&fn)>::template describe<&fn>(#fn, __FILE__)}
+#define SPECEE_CUDASIM_REGISTER_KERNEL(fn) SPECEE_CUDASIM_REGISTER_KERNEL_BOUNDED(fn, 1024)
+
+// Same, for a kernel declared with __launch_bounds__(maxThreads[, ...]): launches with more threads per
+// block fail, as on the GPU.
+#define SPECEE_CUDASIM_REGISTER_KERNEL_BOUNDED(fn, ...)                                                   \
+    static const ::cudasim::detail::KernelRegistrar SPECEE_CUDASIM_CONCAT(specee_cudasim_registrar_,      \
+                                                                          __COUNTER__){                   \
+        ::cudasim::detail::KernelTraits<decltype(&fn)>::template describe<&fn>(                             \
+            #fn, __FILE__, static_cast<unsigned>(SPECEE_CUDASIM_FIRST_ARG(__VA_ARGS__, 0)))}
+#define SPECEE_CUDASIM_FIRST_ARG(first, ...) (first)
