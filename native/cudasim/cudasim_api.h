@@ -133,6 +133,8 @@ CUDASIM_API int cudasim_ctx_synchronize(cudasim_ctx ctx);
 CUDASIM_API int cudasim_device_get_attribute(cudasim_ctx ctx, int attribute, int* outValue);
 
 /* ---- memory ------------------------------------------------------------------------------------- */
+/* New device memory reads as 0xff bytes (NaN/-1), like uninitialised GPU memory that happens not to be
+ * zero; SPECEE_CUDASIM_POISON=0 turns that off. */
 CUDASIM_API int cudasim_mem_alloc(cudasim_ctx ctx, cudasim_deviceptr* outPtr, size_t bytes);
 CUDASIM_API int cudasim_mem_free(cudasim_ctx ctx, cudasim_deviceptr ptr);  /* 0 is accepted, like cuMemFree */
 CUDASIM_API int cudasim_mem_alloc_host(cudasim_ctx ctx, void** outPtr, size_t bytes); /* "pinned" */

@@ -1,5 +1,6 @@
 // C API: device and host allocations, copies, memsets.
 #include <cstdlib>
+#include <cstring>
 
 #include "context.h"
 
@@ -9,9 +10,10 @@ namespace {
 // cudaMalloc guarantees 256-byte alignment; kernels doing 128-bit loads rely on at least 16.
 constexpr std::size_t kDeviceAlignment = 256;
 
+// Exactly `bytes` long (no rounding), so valgrind flags an access one past the end.
 void* allocate_aligned(std::size_t bytes) {
-    const std::size_t rounded = (bytes + kDeviceAlignment - 1) / kDeviceAlignment * kDeviceAlignment;
-    return std::aligned_alloc(kDeviceAlignment, rounded == 0 ? kDeviceAlignment : rounded);
+    void* p = nullptr;
+    return posix_memalign(&p, kDeviceAlignment, bytes) == 0 ? p : nullptr;
 }
 
 void* to_pointer(cudasim_deviceptr p) { return reinterpret_cast<void*>(static_cast<uintptr_t>(p)); }
@@ -25,6 +27,8 @@ CUDASIM_API int cudasim_mem_alloc(cudasim_ctx ctx, cudasim_deviceptr* outPtr, si
         return fail(CUDASIM_ERROR_INVALID_VALUE, "cudasim_mem_alloc: outPtr must be non-null and bytes > 0");
     void* p = allocate_aligned(bytes);
     if (p == nullptr) return fail(CUDASIM_ERROR_OUT_OF_MEMORY, "cudasim_mem_alloc: %zu bytes", bytes);
+    // Fresh GPU memory is often zero, which hides reads of never-written data; here it reads as NaN / -1.
+    if (poison_enabled()) std::memset(p, 0xff, bytes);
     {
         std::lock_guard<std::mutex> lock(ctx->mutex);
         ctx->allocations[reinterpret_cast<uintptr_t>(p)] = bytes;

@@ -6,6 +6,14 @@
 
 namespace cudasim::detail {
 
+bool poison_enabled() {
+    static const bool enabled = [] {
+        const char* env = std::getenv("SPECEE_CUDASIM_POISON");
+        return env == nullptr || std::strcmp(env, "0") != 0;
+    }();
+    return enabled;
+}
+
 BlockRunner& BlockRunner::for_this_thread() {
     static thread_local std::unique_ptr<BlockRunner> runner = std::make_unique<BlockRunner>();
     return *runner;
@@ -220,12 +228,8 @@ void BlockRunner::prepare_block(const LaunchDesc& launch, uint3 blockIdx) {
         sharedBase_ = reinterpret_cast<void*>((raw + 255u) & ~static_cast<std::uintptr_t>(255u));
     }
     // Poison: a kernel that reads dynamic shared memory it never wrote sees NaN / -1, not plausible stale
-    // data from the previous block. SPECEE_CUDASIM_POISON_SHARED=0 turns this off.
-    static const bool poison = [] {
-        const char* env = std::getenv("SPECEE_CUDASIM_POISON_SHARED");
-        return env == nullptr || std::strcmp(env, "0") != 0;
-    }();
-    if (poison && launch.shared_bytes != 0) std::memset(sharedBase_, 0xff, launch.shared_bytes);
+    // data from the previous block.
+    if (poison_enabled() && launch.shared_bytes != 0) std::memset(sharedBase_, 0xff, launch.shared_bytes);
     blockRegs_.block_idx = blockIdx;
     blockRegs_.block_dim = launch.block;
     blockRegs_.grid_dim = launch.grid;

@@ -24,6 +24,10 @@
 
 namespace cudasim::detail {
 
+// Fill new device allocations and each block's dynamic shared memory with 0xff bytes (NaN as f32/f16, -1
+// as ints) so reads of never-written memory show up in tests. SPECEE_CUDASIM_POISON=0 turns it off.
+bool poison_enabled();
+
 // One kernel launch as the workers see it.
 struct LaunchDesc {
     KernelInvoker invoke;

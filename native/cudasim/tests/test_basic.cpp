@@ -103,6 +103,7 @@ CUDASIM_TEST(Api_ParamInfoAndMemset) {
     CHECK_EQ(bytes, sizeof(void*));
 
     const auto d = sim.alloc(40);
+    for (uint8_t b : sim.download<uint8_t>(d, 40)) CHECK_EQ(static_cast<int>(b), 0xff);  // poisoned when fresh
     Sim::ok(cudasim_memset_d8(sim.ctx, d, 0xab, 40, nullptr), "memset d8");
     Sim::ok(cudasim_memset_d32(sim.ctx, d + 8, 0x01020304u, 3, nullptr), "memset d32");
     const auto bytesBack = sim.download<uint8_t>(d, 40);
