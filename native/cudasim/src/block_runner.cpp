@@ -3,8 +3,25 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
+
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
 
 namespace cudasim::detail {
+
+namespace {
+bool running_on_valgrind() {
+#ifdef RUNNING_ON_VALGRIND
+    return RUNNING_ON_VALGRIND != 0;
+#else
+    return false;
+#endif
+}
+}  // namespace
+
+void BlockRunner::FreeDeleter::operator()(void* p) const { std::free(p); }
 
 bool poison_enabled() {
     static const bool enabled = [] {
@@ -221,19 +238,20 @@ void BlockRunner::prepare_block(const LaunchDesc& launch, uint3 blockIdx) {
         warps_[w].existing = lanes == 32u ? 0xffffffffu : (1u << lanes) - 1u;
         warps_[w].arrived = 0;
     }
-    if (launch.shared_bytes + 256u > sharedCapacity_ || sharedBase_ == nullptr) {
-        sharedCapacity_ = launch.shared_bytes + 256u;
-        sharedStorage_ = std::make_unique<unsigned char[]>(sharedCapacity_);
-        const auto raw = reinterpret_cast<std::uintptr_t>(sharedStorage_.get());
-        sharedBase_ = reinterpret_cast<void*>((raw + 255u) & ~static_cast<std::uintptr_t>(255u));
+    const bool exact = running_on_valgrind();
+    if (!sharedStorage_ || launch.shared_bytes > sharedCapacity_ || (exact && launch.shared_bytes != sharedCapacity_)) {
+        void* storage = nullptr;
+        if (posix_memalign(&storage, 256, launch.shared_bytes == 0 ? 1 : launch.shared_bytes) != 0) throw std::bad_alloc();
+        sharedStorage_.reset(storage);
+        sharedCapacity_ = launch.shared_bytes;
     }
     // Poison: a kernel that reads dynamic shared memory it never wrote sees NaN / -1, not plausible stale
     // data from the previous block.
-    if (poison_enabled() && launch.shared_bytes != 0) std::memset(sharedBase_, 0xff, launch.shared_bytes);
+    if (poison_enabled() && launch.shared_bytes != 0) std::memset(sharedStorage_.get(), 0xff, launch.shared_bytes);
     blockRegs_.block_idx = blockIdx;
     blockRegs_.block_dim = launch.block;
     blockRegs_.grid_dim = launch.grid;
-    blockRegs_.dynamic_shared = sharedBase_;
+    blockRegs_.dynamic_shared = sharedStorage_.get();
 }
 
 bool BlockRunner::run_block(const LaunchDesc& launch, uint3 blockIdx, std::string& error) {

@@ -120,9 +120,10 @@ private:
     std::vector<WarpState> warps_;
 
     // Dynamic shared memory of the block, 256-byte aligned, grown to the largest request.
-    std::unique_ptr<unsigned char[]> sharedStorage_;
+    // Under valgrind the buffer is exactly the launch's size, so overruns are reported.
+    struct FreeDeleter { void operator()(void* p) const; };
+    std::unique_ptr<void, FreeDeleter> sharedStorage_;
     std::size_t sharedCapacity_ = 0;
-    void* sharedBase_ = nullptr;
 };
 
 }  // namespace cudasim::detail
