@@ -12,6 +12,9 @@
  *   cudasim_memset_d8/d32            cuMemsetD8Async / cuMemsetD32Async
  *   cudasim_stream_*                 cuStreamCreate / Destroy / Synchronize / Query
  *   cudasim_event_*                  cuEventCreate / Record / Synchronize / Query / ElapsedTime
+ *   cudasim_stream_wait_event        cuStreamWaitEvent
+ *   cudasim_mem_get_info             cuMemGetInfo_v2
+ *   cudasim_device_get_name          cuDeviceGetName
  *   cudasim_module_load              cuModuleLoadData — looks the kernels up in the compiled-in registry
  *   cudasim_module_get_function      cuModuleGetFunction
  *   cudasim_func_set_attribute       cuFuncSetAttribute (MAX_DYNAMIC_SHARED_SIZE_BYTES)
@@ -131,12 +134,16 @@ CUDASIM_API int cudasim_ctx_create(int workerCount, cudasim_ctx* outCtx);
 CUDASIM_API int cudasim_ctx_destroy(cudasim_ctx ctx);          /* frees everything the context owns */
 CUDASIM_API int cudasim_ctx_synchronize(cudasim_ctx ctx);
 CUDASIM_API int cudasim_device_get_attribute(cudasim_ctx ctx, int attribute, int* outValue);
+/* "cudasim (N workers)", NUL-terminated, truncated to `length` bytes. */
+CUDASIM_API int cudasim_device_get_name(cudasim_ctx ctx, char* name, int length);
 
 /* ---- memory ------------------------------------------------------------------------------------- */
 /* New device memory reads as 0xff bytes (NaN/-1), like uninitialised GPU memory that happens not to be
  * zero; SPECEE_CUDASIM_POISON=0 turns that off. */
 CUDASIM_API int cudasim_mem_alloc(cudasim_ctx ctx, cudasim_deviceptr* outPtr, size_t bytes);
 CUDASIM_API int cudasim_mem_free(cudasim_ctx ctx, cudasim_deviceptr ptr);  /* 0 is accepted, like cuMemFree */
+/* total = physical memory of the host; free = total minus this context's live device allocations. */
+CUDASIM_API int cudasim_mem_get_info(cudasim_ctx ctx, size_t* outFree, size_t* outTotal);
 CUDASIM_API int cudasim_mem_alloc_host(cudasim_ctx ctx, void** outPtr, size_t bytes); /* "pinned" */
 CUDASIM_API int cudasim_mem_free_host(cudasim_ctx ctx, void* ptr);
 /* Copies and memsets check that the device range lies inside one live allocation. */
@@ -159,6 +166,8 @@ CUDASIM_API int cudasim_stream_query(cudasim_ctx ctx, cudasim_stream stream);   
 CUDASIM_API int cudasim_event_create(cudasim_ctx ctx, cudasim_event* outEvent);
 CUDASIM_API int cudasim_event_destroy(cudasim_ctx ctx, cudasim_event event);
 CUDASIM_API int cudasim_event_record(cudasim_ctx ctx, cudasim_event event, cudasim_stream stream);
+/* Later work on `stream` waits for `event` (already satisfied here: recorded work has completed). */
+CUDASIM_API int cudasim_stream_wait_event(cudasim_ctx ctx, cudasim_stream stream, cudasim_event event);
 CUDASIM_API int cudasim_event_synchronize(cudasim_ctx ctx, cudasim_event event);
 CUDASIM_API int cudasim_event_query(cudasim_ctx ctx, cudasim_event event);      /* SUCCESS or NOT_READY */
 /* Milliseconds between two recorded events (host wall clock of the simulated work); NOT_READY if either

@@ -1,4 +1,5 @@
 // C API: errors, version, contexts, device attributes.
+#include <cstdio>
 #include <cstdlib>
 #include <new>
 
@@ -103,6 +104,13 @@ CUDASIM_API int cudasim_ctx_synchronize(cudasim_ctx ctx) {
     for (auto& [raw, stream] : ctx->streams.items)
         if (stream->capture)
             return fail(CUDASIM_ERROR_STREAM_CAPTURE_UNSUPPORTED, "cudasim_ctx_synchronize: a stream is capturing");
+    return succeed();
+}
+
+CUDASIM_API int cudasim_device_get_name(cudasim_ctx ctx, char* name, int length) {
+    if (!valid_context(ctx)) return fail(CUDASIM_ERROR_INVALID_CONTEXT, "cudasim_device_get_name: not a live context");
+    if (name == nullptr || length <= 0) return fail(CUDASIM_ERROR_INVALID_VALUE, "cudasim_device_get_name: empty buffer");
+    std::snprintf(name, static_cast<std::size_t>(length), "cudasim (%d workers)", ctx->pool.worker_count());
     return succeed();
 }
 

@@ -2,6 +2,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <unistd.h>
+
 #include "context.h"
 
 using namespace cudasim::detail;
@@ -47,6 +49,21 @@ CUDASIM_API int cudasim_mem_free(cudasim_ctx ctx, cudasim_deviceptr ptr) {
                         static_cast<unsigned long long>(ptr));
     }
     std::free(to_pointer(ptr));
+    return succeed();
+}
+
+CUDASIM_API int cudasim_mem_get_info(cudasim_ctx ctx, size_t* outFree, size_t* outTotal) {
+    CUDASIM_REQUIRE_CONTEXT(ctx, "cudasim_mem_get_info");
+    if (outFree == nullptr || outTotal == nullptr)
+        return fail(CUDASIM_ERROR_INVALID_VALUE, "cudasim_mem_get_info: outFree and outTotal must be non-null");
+    const std::size_t total = static_cast<std::size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+    std::size_t used = 0;
+    {
+        std::lock_guard<std::mutex> lock(ctx->mutex);
+        for (const auto& [base, bytes] : ctx->allocations) used += bytes;
+    }
+    *outTotal = total;
+    *outFree = used < total ? total - used : 0;
     return succeed();
 }
 

@@ -75,6 +75,16 @@ CUDASIM_API int cudasim_event_record(cudasim_ctx ctx, cudasim_event event, cudas
     return succeed();
 }
 
+CUDASIM_API int cudasim_stream_wait_event(cudasim_ctx ctx, cudasim_stream stream, cudasim_event event) {
+    CUDASIM_REQUIRE_CONTEXT(ctx, "cudasim_stream_wait_event");
+    CUDASIM_RESOLVE_STREAM(ctx, stream, s, "cudasim_stream_wait_event");
+    (void)s;
+    std::lock_guard<std::mutex> lock(ctx->mutex);
+    if (!ctx->events.contains(event))
+        return fail(CUDASIM_ERROR_INVALID_HANDLE, "cudasim_stream_wait_event: not an event of this context");
+    return succeed();  // the event's work completed when it was recorded; nothing to order
+}
+
 CUDASIM_API int cudasim_event_synchronize(cudasim_ctx ctx, cudasim_event event) {
     CUDASIM_REQUIRE_CONTEXT(ctx, "cudasim_event_synchronize");
     std::lock_guard<std::mutex> lock(ctx->mutex);

@@ -66,7 +66,7 @@ CUDASIM_TEST(Graph_CaptureReplay_DeviceCounterAndCaptureTimeArguments) {
     Sim::ok(cudasim_stream_destroy(sim.ctx, stream), "stream destroy");
 }
 
-CUDASIM_TEST(Graph_DefaultStreamCannotCapture_EventsMeasureTime) {
+CUDASIM_TEST(Graph_DefaultStreamCannotCapture_EventsMeasureTime_DeviceInfo) {
     Sim sim;
     CHECK_EQ(cudasim_stream_begin_capture(sim.ctx, nullptr), CUDASIM_ERROR_STREAM_CAPTURE_UNSUPPORTED);
     cudasim_event start = nullptr, end = nullptr;
@@ -85,6 +85,16 @@ CUDASIM_TEST(Graph_DefaultStreamCannotCapture_EventsMeasureTime) {
     Sim::ok(cudasim_event_elapsed_time(sim.ctx, &ms, start, end), "elapsed");
     CHECK(ms > 0.0f);
     CHECK_EQ(sim.download<float>(dout, 1)[0], 2.0f);
+    cudasim_stream other = nullptr;
+    Sim::ok(cudasim_stream_create(sim.ctx, &other), "stream");
+    Sim::ok(cudasim_stream_wait_event(sim.ctx, other, end), "wait event");
+    Sim::ok(cudasim_stream_destroy(sim.ctx, other), "stream destroy");
+    char name[64];
+    Sim::ok(cudasim_device_get_name(sim.ctx, name, sizeof name), "name");
+    CHECK_EQ(std::string(name).rfind("cudasim (", 0), static_cast<std::size_t>(0));
+    std::size_t freeBytes = 0, totalBytes = 0;
+    Sim::ok(cudasim_mem_get_info(sim.ctx, &freeBytes, &totalBytes), "mem info");
+    CHECK(totalBytes > 0 && freeBytes <= totalBytes && totalBytes - freeBytes >= 2 * a.size() * sizeof(float));
     Sim::ok(cudasim_event_destroy(sim.ctx, start), "destroy");
     Sim::ok(cudasim_event_destroy(sim.ctx, end), "destroy");
 }
