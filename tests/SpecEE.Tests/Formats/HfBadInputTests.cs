@@ -252,7 +252,11 @@ public class HfBadInputTests
     [TestCase("bos_token_id", "[]", "key 'bos_token_id' must be an integer token id")]
     [TestCase("model_type", "\"gpt2\"", "key 'model_type' is \"gpt2\"")]
     [TestCase("hidden_act", "\"gelu\"", "key 'hidden_act' is \"gelu\"")]
-    [TestCase("rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}", "key 'rope_scaling' is set")]
+    [TestCase("rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}", "key 'rope_scaling' asks for RoPE type \"linear\"")]
+    [TestCase("rope_scaling", "{\"factor\": 2.0}", "key 'rope_scaling' is set without a rope_type")]
+    [TestCase("rope_scaling", "8", "key 'rope_scaling' must be an object, got 8 (number)")]
+    [TestCase("rope_parameters", "{\"rope_type\": \"llama3\", \"rope_theta\": 500000.0}", "key 'rope_parameters' asks for RoPE type \"llama3\"")]
+    [TestCase("rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": 0}", "key 'rope_parameters.rope_theta' must be a positive finite number")]
     [TestCase("attention_bias", "true", "key 'attention_bias' is true")]
     [TestCase("head_dim", "64", "key 'head_dim' (64) differs from hidden_size / num_attention_heads (32)")]
     public void Config_BadValue_NamesConfigAndKey(string key, string json, string expected)
