@@ -31,12 +31,8 @@ public static class ModelLoader
         if (length == 0) throw new ModelFormatException($"{path}: empty file (0 bytes); expected {AcceptedFormats}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
 
-        // ── GGUF ─────────────────────────────────────────────────────────────────────────────────────────
-        // gguf helper: replace this throw with `return GgufLlamaReader.Load(path);` (it checks the magic itself).
-        if (IsGgufMagic(head) || ext == ".gguf")
-            throw new ModelFormatException($"{path}: GGUF support not built");
-        // ─────────────────────────────────────────────────────────────────────────────────────────────────
-
+        // A .gguf whose magic is damaged still goes to the GGUF reader, which says what the magic should be.
+        if (IsGgufMagic(head) || ext == ".gguf") return GgufLlamaReader.Load(path);
         if (Path.GetFileName(path) == "config.json") return LoadDirectory(DirectoryOf(path));
         if (LooksLikeSafetensors(head, length) || ext == ".safetensors") return LoadSafetensorsBesideConfig(path);
         if (Llama2cReader.HeaderMatchesLength(head, length) || ext == ".bin") return Llama2cReader.Load(path);

@@ -70,6 +70,33 @@ public class ModelLoaderTests
     }
 
     [Test]
+    public void Gguf_IsRecognisedByMagicWhateverItsName_AndMatchesTheHfConfig()
+    {
+        string path = _files.Write("weights.bin", File.ReadAllBytes(TestPaths.Fixture("tinystories-16L-q8_0.gguf")));
+        var model = ModelLoader.Load(path);
+        Assert.That(model.Format, Is.EqualTo("gguf"));
+        Assert.That(model.Config with { MaxSeq = 0 }, Is.EqualTo(ModelLoader.Load(TestPaths.DefaultModelDir).Config with { MaxSeq = 0 }));
+    }
+
+    [Test]
+    public void Gguf_DamagedMagic_StillReportedByTheGgufReader()
+    {
+        var bytes = File.ReadAllBytes(TestPaths.Fixture("tinystories-16L-q8_0.gguf"));
+        bytes[0] = (byte)'X';
+        string path = _files.Write("model.gguf", bytes);
+        var e = Assert.Throws<Core.ModelFormatException>(() => ModelLoader.Load(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("GGUF"));
+    }
+
+    [Test]
+    public void Gguf_VocabularyOnlyFile_IsNotAModel()
+    {
+        string path = TestPaths.Fixture("ggml-vocab-llama-spm.gguf");
+        var e = Assert.Throws<Core.ModelFormatException>(() => ModelLoader.Load(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("no tensors"));
+    }
+
+    [Test]
     public void FindTokenizer_Llama2cCustomVocab_PrefersTokVocabModelOverTokenizerModel()
     {
         // tests/fixtures holds both tok512.model and the 32000-piece tokenizer.model; stories260K has vocab 512.
