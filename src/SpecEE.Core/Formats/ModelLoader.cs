@@ -41,13 +41,14 @@ public static class ModelLoader
 
     /// <summary>
     /// The tokenizer that goes with the model at <paramref name="fileOrDir"/>, or null when none is found:
-    /// for a llama2.c checkpoint of vocabulary V ≠ 32000, llama2.c's custom-vocab name <c>tok{V}.model</c> beside it;
-    /// otherwise <c>tokenizer.model</c> in the model's directory; otherwise, for a GGUF file, the file itself
-    /// (its vocabulary is embedded).
+    /// for a GGUF file, the file itself (llama.cpp embeds the vocabulary); for a llama2.c checkpoint of
+    /// vocabulary V ≠ 32000, llama2.c's custom-vocab name <c>tok{V}.model</c> beside it if present;
+    /// otherwise <c>tokenizer.model</c> in the model's directory.
     /// </summary>
     /// <remarks>
-    /// tok{V}.model wins over tokenizer.model for llama2.c files because llama2.c keeps custom vocabularies
-    /// beside the Llama-2 one (stories260K with tok512.model next to the 32000-piece tokenizer.model).
+    /// The more specific source wins over a tokenizer.model beside the file because such folders mix models:
+    /// tests/fixtures holds stories260K.bin and tinystories-16L-*.gguf (512-piece vocabularies) next to the
+    /// 32000-piece Llama-2 tokenizer.model, and llama2.c keeps tok512.model beside it the same way.
     /// </remarks>
     public static string? FindTokenizer(string fileOrDir)
     {
@@ -56,10 +57,10 @@ public static class ModelLoader
         if (!isDir && !File.Exists(fileOrDir)) return null;
         string dir = isDir ? fileOrDir : DirectoryOf(fileOrDir);
 
-        byte[] head = [];
-        long length = 0;
         if (!isDir)
         {
+            byte[] head;
+            long length;
             try
             {
                 (head, length) = ReadHead(fileOrDir);
@@ -68,6 +69,8 @@ public static class ModelLoader
             {
                 return null;
             }
+            if (IsGgufMagic(head) || Path.GetExtension(fileOrDir).Equals(".gguf", StringComparison.OrdinalIgnoreCase))
+                return fileOrDir;
             if (Llama2cReader.HeaderMatchesLength(head, length) && Llama2cReader.HeaderVocab(head) is int vocab and not 32000)
             {
                 string custom = Path.Combine(dir, $"tok{vocab}.model");
@@ -75,10 +78,7 @@ public static class ModelLoader
             }
         }
         string standard = Path.Combine(dir, "tokenizer.model");
-        if (File.Exists(standard)) return standard;
-        if (!isDir && (IsGgufMagic(head) || Path.GetExtension(fileOrDir).Equals(".gguf", StringComparison.OrdinalIgnoreCase)))
-            return fileOrDir;
-        return null;
+        return File.Exists(standard) ? standard : null;
     }
 
     private static LlamaModel LoadDirectory(string dir)

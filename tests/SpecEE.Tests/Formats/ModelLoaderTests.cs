@@ -125,10 +125,14 @@ public class ModelLoaderTests
     }
 
     [Test]
-    public void FindTokenizer_GgufWithoutTokenizerModelBeside_ReturnsTheGgufItself()
+    public void FindTokenizer_Gguf_ReturnsTheGgufItselfEvenBesideTokenizerModel()
     {
-        string gguf = _files.Write("m.gguf", File.ReadAllBytes(TestPaths.Fixture("ggml-vocab-llama-spm.gguf")));
+        // The fixture folder's tokenizer.model is Llama-2's 32000 pieces; the GGUF embeds its own 512-piece vocabulary.
+        string gguf = TestPaths.Fixture("tinystories-16L-q8_0.gguf");
+        Assert.That(File.Exists(Path.Combine(Path.GetDirectoryName(gguf)!, "tokenizer.model")), Is.True);
         Assert.That(ModelLoader.FindTokenizer(gguf), Is.EqualTo(gguf));
+        string renamed = _files.Write("m.bin", File.ReadAllBytes(TestPaths.Fixture("ggml-vocab-llama-spm.gguf")));
+        Assert.That(ModelLoader.FindTokenizer(renamed), Is.EqualTo(renamed), "recognised by its magic");
     }
 
     [Test]
