@@ -195,6 +195,40 @@ public class HfBadInputTests
     }
 
     [Test]
+    public void Safetensors_DuplicateTensorName()
+    {
+        // JSON allows repeated keys; a second entry for the same tensor would silently shadow the first.
+        string dir = WithWeightBytes(b =>
+        {
+            int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(b);
+            string json = System.Text.Encoding.UTF8.GetString(b, 8, n).Replace("\"lm_head.weight\"", "\"model.embed_tokens.weight\"");
+            byte[] header = System.Text.Encoding.UTF8.GetBytes(json);
+            Assert.That(header, Has.Length.EqualTo(n + "model.embed_tokens.weight".Length - "lm_head.weight".Length));
+            byte[] file = new byte[8 + header.Length + b.Length - 8 - n];
+            BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)header.Length);
+            header.CopyTo(file, 8);
+            b.AsSpan(8 + n).CopyTo(file.AsSpan(8 + header.Length));
+            return file;
+        });
+        Assert.That(LoadFails(dir, Weights(dir)), Does.Contain("lists tensor 'model.embed_tokens.weight' twice"));
+    }
+
+    [Test]
+    public void Safetensors_HeaderLongerThanTheFormatAllows()
+    {
+        // A 100 MB + 1 header must be refused before it is allocated (the file itself is sparse, so this stays cheap).
+        string dir = _files.CopyHfModel();
+        using (var f = new FileStream(Weights(dir), FileMode.Create))
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, 100_000_001);
+            f.Write(len);
+            f.SetLength(8 + 100_000_001 + 16);
+        }
+        Assert.That(LoadFails(dir, Weights(dir)), Does.Contain("exceeds the format's limit of 100000000 bytes"));
+    }
+
+    [Test]
     public void Safetensors_ExtraLayerBeyondConfig()
     {
         string dir = _files.CopyHfModelWithConfig(c => c["num_hidden_layers"] = 15);
