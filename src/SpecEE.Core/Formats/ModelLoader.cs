@@ -14,9 +14,11 @@ public static class ModelLoader
     /// <summary>What <see cref="Load"/> accepts, for error messages.</summary>
     public const string AcceptedFormats =
         "a GGUF file (.gguf), a llama2.c legacy checkpoint (.bin, version 0), an HF Llama directory " +
-        "(config.json + model.safetensors), or a .safetensors file with config.json beside it";
+        "(config.json + model.safetensors, or + model.safetensors.index.json and its shards), or a .safetensors file " +
+        "with config.json beside it";
 
     private const int SniffBytes = 64;
+    private const string ShardIndexName = "model.safetensors.index.json";
 
     /// <summary>Loads the model at <paramref name="fileOrDir"/>; every failure is a <see cref="ModelFormatException"/> naming the path.</summary>
     public static LlamaModel Load(string fileOrDir)
@@ -33,7 +35,7 @@ public static class ModelLoader
 
         // A .gguf whose magic is damaged still goes to the GGUF reader, which says what the magic should be.
         if (IsGgufMagic(head) || ext == ".gguf") return GgufLlamaReader.Load(path);
-        if (Path.GetFileName(path) == "config.json") return LoadDirectory(DirectoryOf(path));
+        if (Path.GetFileName(path) is "config.json" or ShardIndexName) return LoadDirectory(DirectoryOf(path));
         if (LooksLikeSafetensors(head, length) || ext == ".safetensors") return LoadSafetensorsBesideConfig(path);
         if (Llama2cReader.HeaderMatchesLength(head, length) || ext == ".bin") return Llama2cReader.Load(path);
         throw new ModelFormatException($"{path}: unknown model format ({length} bytes, starting {Hex(head)}); expected {AcceptedFormats}");
@@ -90,11 +92,11 @@ public static class ModelLoader
                 $"{dir}: directory has no config.json; a model directory is an HF Llama checkpoint (config.json + model.safetensors). " +
                 $"Accepted: {AcceptedFormats}");
         if (File.Exists(weights)) return HfLlamaReader.Load(config, weights);
-        if (File.Exists(Path.Combine(dir, "model.safetensors.index.json")))
-            throw new ModelFormatException($"{dir}: sharded safetensors checkpoints (model.safetensors.index.json) are not supported; merge the shards into model.safetensors");
+        string index = Path.Combine(dir, ShardIndexName);
+        if (File.Exists(index)) return HfLlamaReader.LoadSharded(config, index);
         var others = Directory.GetFiles(dir, "*.safetensors").Select(Path.GetFileName).ToArray();
         throw new ModelFormatException(
-            $"{dir}: directory has config.json but no model.safetensors" +
+            $"{dir}: directory has config.json but neither model.safetensors nor {ShardIndexName}" +
             (others.Length > 0 ? $" (found {string.Join(", ", others)}; pass the weights file itself)" : ""));
     }
 
@@ -103,7 +105,22 @@ public static class ModelLoader
         string config = Path.Combine(DirectoryOf(path), "config.json");
         if (!File.Exists(config))
             throw new ModelFormatException($"{path}: a safetensors checkpoint needs its config.json beside it, and {config} does not exist");
+        // One shard of a sharded checkpoint means the whole checkpoint its index describes.
+        string index = Path.Combine(DirectoryOf(path), ShardIndexName);
+        if (IndexMentions(index, Path.GetFileName(path))) return HfLlamaReader.LoadSharded(config, index);
         return HfLlamaReader.Load(config, path);
+    }
+
+    private static bool IndexMentions(string index, string shardName)
+    {
+        try
+        {
+            return File.Exists(index) && File.ReadAllText(index).Contains($"\"{shardName}\"", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // an unreadable index: treat the file as a single checkpoint, whose reader reports any problem
+        }
     }
 
     private static (byte[] Head, long Length) ReadHead(string path)

@@ -338,7 +338,7 @@ public class HfBadInputTests
     {
         string dir = _files.CopyHfModel();
         File.Move(Weights(dir), Path.Combine(dir, "other.safetensors"));
-        Assert.That(LoadFails(dir, dir), Does.Contain("no model.safetensors (found other.safetensors"));
+        Assert.That(LoadFails(dir, dir), Does.Contain("neither model.safetensors nor model.safetensors.index.json (found other.safetensors"));
     }
 
     [Test]
