@@ -33,8 +33,9 @@ public static class ModelLoader
         if (length == 0) throw new ModelFormatException($"{path}: empty file (0 bytes); expected {AcceptedFormats}");
         string ext = Path.GetExtension(path).ToLowerInvariant();
 
-        // A .gguf whose magic is damaged still goes to the GGUF reader, which says what the magic should be.
+        // A .gguf without the magic still goes to the GGUF reader, whose error says what the first bytes should be.
         if (IsGgufMagic(head) || ext == ".gguf") return GgufLlamaReader.Load(path);
+
         if (Path.GetFileName(path) is "config.json" or ShardIndexName) return LoadDirectory(DirectoryOf(path));
         if (LooksLikeSafetensors(head, length) || ext == ".safetensors") return LoadSafetensorsBesideConfig(path);
         if (Llama2cReader.HeaderMatchesLength(head, length) || ext == ".bin") return Llama2cReader.Load(path);
