@@ -14,12 +14,17 @@ internal static class NativeLibraries
 {
     public const string Driver = "specee_cuda_driver";
     public const string Nvrtc = "specee_nvrtc";
+    public const string CudaSim = "specee_cudasim";
+
+    /// <summary>Environment variable naming the cudasim library file (libspecee_cudasim.so) to use.</summary>
+    public const string CudaSimPathVariable = "SPECEE_CUDASIM_LIB";
 
     /// <summary>Environment variable naming an NVRTC library file to use before the usual names.</summary>
     public const string NvrtcPathVariable = "SPECEE_NVRTC";
 
     private static readonly Lazy<Probe> DriverProbe = new(() => ProbeFirst("libcuda", DriverCandidates()));
     private static readonly Lazy<Probe> NvrtcProbe = new(() => ProbeFirst("NVRTC", NvrtcCandidates()));
+    private static readonly Lazy<Probe> CudaSimProbe = new(() => ProbeFirst("cudasim", CudaSimCandidates()));
 
     private sealed record Probe(nint Handle, string? LoadedName, string? FailureReason);
 
@@ -33,6 +38,7 @@ internal static class NativeLibraries
     {
         Driver => DriverProbe.Value.Handle,
         Nvrtc => NvrtcProbe.Value.Handle,
+        CudaSim => CudaSimProbe.Value.Handle,
         _ => 0,
     };
 
@@ -41,6 +47,12 @@ internal static class NativeLibraries
 
     /// <summary>True when an NVRTC library loaded; otherwise <paramref name="reason"/> says what was tried.</summary>
     public static bool TryLoadNvrtc(out string reason) => TryLoad(NvrtcProbe.Value, out reason);
+
+    /// <summary>True when the CPU simulator library loaded; otherwise <paramref name="reason"/> says what was tried.</summary>
+    public static bool TryLoadCudaSim(out string reason) => TryLoad(CudaSimProbe.Value, out reason);
+
+    /// <summary>Path of the cudasim library in use, or null.</summary>
+    public static string? CudaSimLibraryName => CudaSimProbe.Value.LoadedName;
 
     /// <summary>File name of the NVRTC library in use (e.g. libnvrtc.so.12), or null.</summary>
     public static string? NvrtcLibraryName => NvrtcProbe.Value.LoadedName;
@@ -79,6 +91,20 @@ internal static class NativeLibraries
         }
     }
 
+    private static IEnumerable<string> CudaSimCandidates()
+    {
+        const string file = "libspecee_cudasim.so";
+        string? explicitPath = Environment.GetEnvironmentVariable(CudaSimPathVariable);
+        if (!string.IsNullOrEmpty(explicitPath)) yield return explicitPath;
+        yield return Path.Combine(AppContext.BaseDirectory, file); // copied next to the assemblies
+        // A developer checkout: CMake's output folder (cmake -B build/native) above the assembly.
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "build", "native", "lib", file);
+            if (File.Exists(candidate)) { yield return candidate; yield break; }
+        }
+    }
+
     private static Probe ProbeFirst(string what, IEnumerable<string> candidates)
     {
         var tried = new List<string>();
@@ -88,13 +114,21 @@ internal static class NativeLibraries
             // explicit override, whose absence the message must show.
             if (Path.IsPathRooted(candidate) && !File.Exists(candidate))
             {
-                if (candidate == Environment.GetEnvironmentVariable(NvrtcPathVariable)) tried.Add(candidate + " (no such file)");
+                if (candidate == Environment.GetEnvironmentVariable(NvrtcPathVariable)
+                    || candidate == Environment.GetEnvironmentVariable(CudaSimPathVariable))
+                    tried.Add(candidate + " (no such file)");
                 continue;
             }
             if (NativeLibrary.TryLoad(candidate, out nint handle)) return new Probe(handle, candidate, null);
             tried.Add(candidate);
         }
-        string hint = what == "libcuda" ? " (is the NVIDIA driver installed?)" : $" (install the CUDA NVRTC runtime or set {NvrtcPathVariable})";
+        string hint = what switch
+        {
+            "libcuda" => " (is the NVIDIA driver installed?)",
+            "NVRTC" => $" (install the CUDA NVRTC runtime or set {NvrtcPathVariable})",
+            _ => $" (build it with: cmake -S . -B build/native && cmake --build build/native; or set {CudaSimPathVariable})",
+        };
+        if (tried.Count == 0) tried.Add("no candidate file exists");
         return new Probe(0, null, $"{what} could not be loaded{hint}; tried {string.Join(", ", tried.Distinct())}");
     }
 }

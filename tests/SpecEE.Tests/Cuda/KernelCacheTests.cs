@@ -10,8 +10,8 @@ public class KernelCacheTests
         NvrtcCompiler nvrtc = CudaTestSupport.RequireNvrtc();
         var options = new NvrtcOptions(80);
 
-        CompiledKernel first = nvrtc.Compile(CudaTestSupport.SampleSource, "sample.cu", options);
-        CompiledKernel second = nvrtc.Compile(CudaTestSupport.SampleSource, "sample.cu", options);
+        CompiledKernel first = nvrtc.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", options);
+        CompiledKernel second = nvrtc.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", options);
 
         Assert.That(first.Source, Is.EqualTo(KernelCacheSource.Compiled));
         Assert.That(second.Source, Is.EqualTo(KernelCacheSource.Memory));
@@ -25,10 +25,10 @@ public class KernelCacheTests
         // A new KernelCache + compiler starts with empty memory, exactly like a new process.
         string dir = CudaTestSupport.FreshDirectory();
         NvrtcCompiler writer = CudaTestSupport.RequireNvrtc(dir);
-        CompiledKernel compiled = writer.Compile(CudaTestSupport.SampleSource, "sample.cu", new NvrtcOptions(90));
+        CompiledKernel compiled = writer.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", new NvrtcOptions(90));
 
         var reader = new NvrtcCompiler(new KernelCache(dir));
-        CompiledKernel fromDisk = reader.Compile(CudaTestSupport.SampleSource, "sample.cu", new NvrtcOptions(90));
+        CompiledKernel fromDisk = reader.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", new NvrtcOptions(90));
 
         Assert.That(fromDisk.Source, Is.EqualTo(KernelCacheSource.Disk));
         Assert.That(reader.CompileCount, Is.Zero);

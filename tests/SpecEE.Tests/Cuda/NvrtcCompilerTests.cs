@@ -17,7 +17,7 @@ public class NvrtcCompilerTests
     {
         NvrtcCompiler nvrtc = CudaTestSupport.RequireNvrtc();
 
-        CompiledKernel k = nvrtc.Compile(CudaTestSupport.SampleSource, "sample.cu", new NvrtcOptions(arch));
+        CompiledKernel k = nvrtc.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", new NvrtcOptions(arch));
 
         Assert.That(k.Log, Is.Empty, "no errors and no warnings");
         Assert.That(k.Source, Is.EqualTo(KernelCacheSource.Compiled));
@@ -28,7 +28,7 @@ public class NvrtcCompilerTests
         // ELF ABI version 7 (CUDA ≤ 12) keeps the SM number in the low byte of e_flags (0x5a = sm_90).
         if (elf[8] == 7)
             Assert.That(BinaryPrimitives.ReadUInt32LittleEndian(elf[48..]) & 0xff, Is.EqualTo((uint)arch), "e_flags SM");
-        Assert.That(elf.IndexOf("sample_f16"u8), Is.GreaterThan(0), "the extern \"C\" symbol is in the image");
+        Assert.That(elf.IndexOf("selftest_f16"u8), Is.GreaterThan(0), "the extern \"C\" symbol is in the image");
     }
 
     [Test]
@@ -36,13 +36,13 @@ public class NvrtcCompilerTests
     {
         NvrtcCompiler nvrtc = CudaTestSupport.RequireNvrtc();
 
-        CompiledKernel k = nvrtc.Compile(CudaTestSupport.SampleSource, "sample.cu", new NvrtcOptions(90, NvrtcTarget.Ptx));
+        CompiledKernel k = nvrtc.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", new NvrtcOptions(90, NvrtcTarget.Ptx));
 
         Assert.That(k.Log, Is.Empty);
         Assert.That(k.Image.Span[^1], Is.EqualTo(0), "PTX is NUL-terminated for cuModuleLoadDataEx");
         string ptx = k.PtxText;
         Assert.That(ptx, Does.Contain(".target sm_90"));
-        Assert.That(ptx, Does.Contain(".entry sample_f16("));
+        Assert.That(ptx, Does.Contain(".entry selftest_f16("));
         Assert.That(ptx, Does.Contain("cvt.rn.f16.f32"), "float→half goes through the prelude's inline PTX");
         Assert.That(ptx, Does.Contain("cvt.f32.f16"), "half→float likewise");
         Assert.That(ptx, Does.Contain("shfl.sync.bfly"), "__shfl_xor_sync lowers to a butterfly shuffle");
