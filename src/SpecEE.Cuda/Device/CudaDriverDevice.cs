@@ -242,7 +242,10 @@ public sealed unsafe class CudaDriverDevice : IGpuDevice
     public GpuStream CreateStream()
     {
         Bind();
-        Check(cuStreamCreate(out CUstream stream, CuFlags.CU_STREAM_NON_BLOCKING));
+        // A blocking stream (CU_STREAM_DEFAULT): it is ordered with the legacy default stream, on which the
+        // synchronous copies and memsets run (cuMemsetD8 and pageable cuMemcpyHtoD may return before the
+        // device has finished). The hot path never touches the legacy stream, so this costs nothing there.
+        Check(cuStreamCreate(out CUstream stream, CuFlags.CU_STREAM_DEFAULT));
         return new GpuStream(stream, new StreamHandle(_context, stream));
     }
 

@@ -22,10 +22,10 @@ public interface IGpuDevice : IDisposable
     /// <summary>Page-locked host memory for asynchronous copies.</summary>
     PinnedBuffer AllocatePinned(long bytes);
 
-    /// <summary>Synchronous host → device copy of all of <paramref name="source"/> to <paramref name="destination"/>.</summary>
+    /// <summary>Host → device copy of all of <paramref name="source"/>; the span may be reused on return, later work sees the data.</summary>
     void CopyToDevice<T>(CUdeviceptr destination, ReadOnlySpan<T> source) where T : unmanaged;
 
-    /// <summary>Synchronous device → host copy filling all of <paramref name="destination"/>.</summary>
+    /// <summary>Device → host copy filling all of <paramref name="destination"/>, after all work enqueued before it.</summary>
     void CopyToHost<T>(Span<T> destination, CUdeviceptr source) where T : unmanaged;
 
     /// <summary>Asynchronous host → device copy of <paramref name="bytes"/> bytes from pinned memory.</summary>
@@ -34,7 +34,7 @@ public interface IGpuDevice : IDisposable
     /// <summary>Asynchronous device → host copy of <paramref name="bytes"/> bytes into pinned memory.</summary>
     void CopyToHostAsync(PinnedBuffer destination, long destinationOffset, CUdeviceptr source, long bytes, GpuStream stream);
 
-    /// <summary>Synchronous fill of <paramref name="count"/> bytes with <paramref name="value"/>.</summary>
+    /// <summary>Fill of <paramref name="count"/> bytes with <paramref name="value"/>, ordered before any later work on any stream.</summary>
     void Memset8(CUdeviceptr destination, byte value, long count);
 
     /// <summary>Asynchronous fill of <paramref name="count"/> 32-bit words (4-byte aligned) with <paramref name="value"/>.</summary>
@@ -65,7 +65,10 @@ public interface IGpuDevice : IDisposable
 
     // ---- streams, events, graphs -------------------------------------------------------------
 
-    /// <summary>A stream that does not synchronise with the legacy default stream.</summary>
+    /// <summary>
+    /// A stream ordered with the synchronous operations above: work enqueued on it runs after earlier
+    /// synchronous copies/memsets, and a synchronous copy to the host sees all work enqueued before it.
+    /// </summary>
     GpuStream CreateStream();
 
     /// <summary>Blocks until all work on <paramref name="stream"/> is done; surfaces asynchronous kernel faults.</summary>
