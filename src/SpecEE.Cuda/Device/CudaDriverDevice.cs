@@ -17,6 +17,7 @@ public sealed unsafe class CudaDriverDevice : IGpuDevice
     private const int JitLogBytes = 16 * 1024;
 
     private readonly PrimaryContextHandle _context;
+    private volatile bool _disposed;
     private readonly KernelCache? _kernelCache;
     private NvrtcCompiler? _compiler;
 
@@ -86,7 +87,7 @@ public sealed unsafe class CudaDriverDevice : IGpuDevice
     /// <summary>Makes our context current on this thread (a TLS write in the driver, cheap next to any launch).</summary>
     private void Bind()
     {
-        ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+        ObjectDisposedException.ThrowIf(_disposed, this);
         Check(cuCtxSetCurrent(_context.Context));
     }
 
@@ -316,7 +317,12 @@ public sealed unsafe class CudaDriverDevice : IGpuDevice
     }
 
     /// <summary>Drops this object's reference to the context; the driver releases it after the last buffer/stream/module.</summary>
-    public void Dispose() => _context.Dispose();
+    public void Dispose()
+    {
+        // The SafeHandle stays open (IsClosed false) while children hold references, so the device keeps its own flag.
+        _disposed = true;
+        _context.Dispose();
+    }
 
     public override string ToString() => $"{Info.Name} (sm_{Info.Arch}, {Info.MultiprocessorCount} SMs, {Info.TotalMemoryBytes >> 20} MiB)";
 }

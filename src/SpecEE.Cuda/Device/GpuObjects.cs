@@ -15,7 +15,7 @@ public readonly record struct Dim3(uint X, uint Y = 1, uint Z = 1)
 /// <param name="ComputeMajor">Compute capability major (9 for Hopper).</param>
 /// <param name="ComputeMinor">Compute capability minor.</param>
 /// <param name="MultiprocessorCount">SM count (sizes grids to whole waves).</param>
-/// <param name="TotalMemoryBytes">Device memory.</param>
+/// <param name="TotalMemoryBytes">Device memory; 0 for the simulator (host memory, no fixed capacity).</param>
 /// <param name="MaxSharedBytesPerBlockOptIn">Dynamic shared memory a block may opt in to.</param>
 /// <param name="DriverVersion">cuDriverGetVersion, e.g. 12040 for CUDA 12.4; 0 for the simulator.</param>
 public sealed record GpuDeviceInfo(string Name, int ComputeMajor, int ComputeMinor, int MultiprocessorCount,

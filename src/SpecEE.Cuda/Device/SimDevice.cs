@@ -13,6 +13,7 @@ namespace SpecEE.Cuda.Device;
 public sealed unsafe class SimDevice : IGpuDevice
 {
     private readonly SimContextHandle _context;
+    private volatile bool _disposed;
 
     private SimDevice(SimContextHandle context, GpuDeviceInfo info)
     {
@@ -65,7 +66,7 @@ public sealed unsafe class SimDevice : IGpuDevice
     {
         get
         {
-            ObjectDisposedException.ThrowIf(_context.IsClosed, this);
+            ObjectDisposedException.ThrowIf(_disposed, this);
             return _context.Context;
         }
     }
@@ -211,7 +212,12 @@ public sealed unsafe class SimDevice : IGpuDevice
     public void Launch(GpuGraph graph, GpuStream stream) => Check(cudasim_graph_launch(Ctx, graph.Handle, stream.Handle));
 
     /// <summary>Drops this object's reference; the context is destroyed after its last buffer, stream or module.</summary>
-    public void Dispose() => _context.Dispose();
+    public void Dispose()
+    {
+        // The SafeHandle stays open (IsClosed false) while children hold references, so the device keeps its own flag.
+        _disposed = true;
+        _context.Dispose();
+    }
 
     public override string ToString() => $"{Info.Name}, {Info.MultiprocessorCount} workers, {NativeLibraries.CudaSimLibraryName}";
 }

@@ -104,10 +104,14 @@ public abstract class GpuDeviceContractTests
         // Objects hold the context: disposing the device first must not free memory under a live buffer.
         IGpuDevice device = OpenDevice();
         GpuBuffer buf = device.Allocate(1024);
-        using GpuStream stream = device.CreateStream();
+        GpuStream stream = device.CreateStream();
         device.Dispose();
-        device.Memset32Async(buf.Ptr, 7u, 256, stream);
-        buf.Dispose();
-        Assert.That(buf.IsDisposed, Is.True);
+
+        Assert.Throws<ObjectDisposedException>(() => device.Allocate(16), "the device itself is gone");
+        Assert.That(buf.IsDisposed, Is.False);
+        Assert.DoesNotThrow(() => _ = buf.Ptr, "a live buffer keeps the context (and its memory) alive");
+        stream.Dispose();
+        buf.Dispose(); // the last reference: frees the memory, then the context
+        Assert.That(buf.IsDisposed && stream.IsDisposed, Is.True);
     }
 }
