@@ -13,7 +13,7 @@ public class NvrtcCompilerTests
 
     [TestCase(80)]
     [TestCase(90)]
-    public void Compile_SampleKernelWithPrelude_GivesCubinForArchWithEmptyLog(int arch)
+    public void Compile_SelfTestKernel_GivesCubinForArchWithEmptyLog(int arch)
     {
         NvrtcCompiler nvrtc = CudaTestSupport.RequireNvrtc();
 
