@@ -137,6 +137,12 @@ public sealed unsafe class CudaDriverDevice : IGpuDevice
         Check(cuMemcpyDtoHAsync_v2((void*)(destination.Pointer + (nint)destinationOffset), source, (nuint)bytes, stream.Handle));
     }
 
+    public void CopyDeviceToDeviceAsync(CUdeviceptr destination, CUdeviceptr source, long bytes, GpuStream stream)
+    {
+        Bind();
+        Check(cuMemcpyDtoDAsync_v2(destination, source, (nuint)bytes, stream.Handle));
+    }
+
     private static void CheckRange(PinnedBuffer buffer, long offset, long bytes)
     {
         if (offset < 0 || bytes < 0 || offset + bytes > buffer.Bytes)

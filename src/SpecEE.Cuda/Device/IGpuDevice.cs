@@ -34,6 +34,9 @@ public interface IGpuDevice : IDisposable
     /// <summary>Asynchronous device → host copy of <paramref name="bytes"/> bytes into pinned memory.</summary>
     void CopyToHostAsync(PinnedBuffer destination, long destinationOffset, CUdeviceptr source, long bytes, GpuStream stream);
 
+    /// <summary>Asynchronous device → device copy of <paramref name="bytes"/> bytes (ranges must not overlap).</summary>
+    void CopyDeviceToDeviceAsync(CUdeviceptr destination, CUdeviceptr source, long bytes, GpuStream stream);
+
     /// <summary>Fill of <paramref name="count"/> bytes with <paramref name="value"/>, ordered before any later work on any stream.</summary>
     void Memset8(CUdeviceptr destination, byte value, long count);
 

@@ -111,6 +111,9 @@ public sealed unsafe class SimDevice : IGpuDevice
         Check(cudasim_memcpy_dtoh(Ctx, (void*)(destination.Pointer + (nint)destinationOffset), source, (nuint)bytes, stream.Handle));
     }
 
+    public void CopyDeviceToDeviceAsync(CUdeviceptr destination, CUdeviceptr source, long bytes, GpuStream stream) =>
+        Check(cudasim_memcpy_dtod(Ctx, destination, source, (nuint)bytes, stream.Handle));
+
     private static void CheckRange(PinnedBuffer buffer, long offset, long bytes)
     {
         if (offset < 0 || bytes < 0 || offset + bytes > buffer.Bytes)

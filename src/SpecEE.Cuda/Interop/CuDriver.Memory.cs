@@ -30,6 +30,9 @@ internal static unsafe partial class CuDriver
     [LibraryImport(NativeLibraries.Driver)]
     internal static partial CUresult cuMemcpyDtoHAsync_v2(void* dst, CUdeviceptr src, nuint byteCount, CUstream stream);
 
+    [LibraryImport(NativeLibraries.Driver)]
+    internal static partial CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr dst, CUdeviceptr src, nuint byteCount, CUstream stream);
+
     /// <summary>Sets <paramref name="count"/> bytes.</summary>
     [LibraryImport(NativeLibraries.Driver)]
     internal static partial CUresult cuMemsetD8_v2(CUdeviceptr dst, byte value, nuint count);

@@ -37,6 +37,7 @@ internal static unsafe partial class CudaSimApi
     [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_mem_free_host(CudaSimContext ctx, nint ptr);
     [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_memcpy_htod(CudaSimContext ctx, CUdeviceptr dst, void* src, nuint bytes, CUstream stream);
     [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_memcpy_dtoh(CudaSimContext ctx, void* dst, CUdeviceptr src, nuint bytes, CUstream stream);
+    [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_memcpy_dtod(CudaSimContext ctx, CUdeviceptr dst, CUdeviceptr src, nuint bytes, CUstream stream);
     [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_memset_d8(CudaSimContext ctx, CUdeviceptr dst, byte value, nuint count, CUstream stream);
     [LibraryImport(NativeLibraries.CudaSim)] internal static partial CUresult cudasim_memset_d32(CudaSimContext ctx, CUdeviceptr dst, uint value, nuint count, CUstream stream);
 

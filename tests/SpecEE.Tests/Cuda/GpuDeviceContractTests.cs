@@ -36,6 +36,24 @@ public abstract class GpuDeviceContractTests
     }
 
     [Test]
+    public void CopyDeviceToDevice_CopiesTheRangeOnly()
+    {
+        using IGpuDevice device = OpenDevice();
+        int[] data = Enumerable.Range(1, 64).ToArray();
+        using GpuBuffer src = device.Allocate(64 * 4), dst = device.Allocate(64 * 4);
+        using GpuStream stream = device.CreateStream();
+        device.CopyToDevice(src.Ptr, data.AsSpan());
+        device.Memset8(dst.Ptr, 0, 64 * 4);
+        device.CopyDeviceToDeviceAsync(dst.At(8 * 4), src.At(16 * 4, 10 * 4), 10 * 4, stream);
+        device.Synchronize(stream);
+        var host = new int[64];
+        device.CopyToHost(host.AsSpan(), dst.Ptr);
+        int[] expected = new int[64];
+        Array.Copy(data, 16, expected, 8, 10);
+        Assert.That(host, Is.EqualTo(expected));
+    }
+
+    [Test]
     public void Memset_FillsBytesAndWords()
     {
         using IGpuDevice device = OpenDevice();
