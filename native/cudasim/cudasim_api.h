@@ -67,7 +67,8 @@
 extern "C" {
 #endif
 
-#define CUDASIM_API_VERSION 1
+/* 1: first release. 2: + cudasim_stream_wait_event, cudasim_mem_get_info, cudasim_device_get_name. */
+#define CUDASIM_API_VERSION 2
 
 /* Error codes: numerically equal to the CUresult of the same name. */
 enum cudasim_error {
