@@ -1,0 +1,122 @@
+using System.Numerics.Tensors;
+using SpecEE.Core.Model;
+
+namespace SpecEE.Cpu;
+
+/// <summary>
+/// The math of one Llama decoder layer for one token, shared by the base model (<see cref="CpuLlama"/>)
+/// and the EAGLE draft head (whose single layer has no input RMSNorm):
+/// <code>
+/// x += Wo · attention(RoPE(Wq·n), RoPE(Wk·n), Wv·n),  n = attnNorm(x)   (n = x when the input norm is skipped)
+/// x += W2 · (silu(W1·m) ⊙ W3·m),                      m = ffnNorm(x)
+/// </code>
+/// Holds only scratch buffers, so one instance serves any number of layers of the same shape.
+/// Not thread-safe: one instance per engine.
+/// </summary>
+public sealed class CpuDecoderLayer
+{
+    private readonly LlamaConfig _cfg;
+    private readonly RopeTable _rope;
+    private readonly float[] _xb;      // [dim] normed input of the current sub-block
+    private readonly float[] _q;       // [nHeads·headDim]
+    private readonly float[] _att;     // [nHeads·headDim] attention output before Wo
+    private readonly float[] _gate;    // [hiddenDim]
+    private readonly float[] _up;      // [hiddenDim]
+    private readonly float[] _scratch; // [max(hiddenDim, maxSeq)]
+    private readonly float[] _scores;  // [maxSeq]
+    private readonly int[] _visible;   // [maxSeq] positions the current query attends to
+
+    /// <summary>Scratch for layers shaped like <paramref name="config"/>, for positions &lt; <paramref name="rope"/>.MaxSeq.</summary>
+    public CpuDecoderLayer(LlamaConfig config, RopeTable rope)
+    {
+        _cfg = config; _rope = rope;
+        int qDim = config.NHeads * config.HeadDim, maxSeq = rope.MaxSeq;
+        _xb = new float[config.Dim];
+        _q = new float[qDim];
+        _att = new float[qDim];
+        _gate = new float[config.HiddenDim];
+        _up = new float[config.HiddenDim];
+        _scratch = new float[Math.Max(config.HiddenDim, maxSeq)];
+        _scores = new float[maxSeq];
+        _visible = new int[maxSeq];
+    }
+
+    /// <summary>
+    /// Runs layer <paramref name="w"/> on the residual stream <paramref name="x"/> ([dim], updated in place) at
+    /// absolute position <paramref name="pos"/>: writes this token's K/V at row pos of <paramref name="keys"/> /
+    /// <paramref name="values"/> (each [maxSeq, kvDim]) and attends to rows q ≤ pos with
+    /// <c>q == pos || depth[q] &gt; layer</c>; an empty <paramref name="depth"/> means every q ≤ pos is visible.
+    /// </summary>
+    public void Run(LayerWeights w, Span<float> x, int pos, Span<float> keys, Span<float> values,
+                    ReadOnlySpan<int> depth, int layer, bool applyInputNorm = true)
+    {
+        int dim = _cfg.Dim, kvDim = _cfg.KvDim, qDim = _q.Length;
+        var kRow = keys.Slice(pos * kvDim, kvDim);
+        var vRow = values.Slice(pos * kvDim, kvDim);
+
+        // Attention block.
+        if (applyInputNorm) CpuKernels.RmsNorm(x, w.AttnNorm, _cfg.NormEps, _xb);
+        else x.CopyTo(_xb);
+        CpuKernels.Gemv(w.Wq, _xb, _q, dim, 0, qDim, accumulate: false);
+        CpuKernels.Gemv(w.Wk, _xb, kRow, dim, 0, kvDim, accumulate: false);
+        CpuKernels.Gemv(w.Wv, _xb, vRow, dim, 0, kvDim, accumulate: false);
+        _rope.Apply(_q, pos);
+        _rope.Apply(kRow, pos);
+
+        int n = VisiblePositions(depth, layer, pos, _visible);
+        Attention.Attend(_cfg, _q, keys, values, _visible.AsSpan(0, n), _scores, _att);
+        CpuKernels.Gemv(w.Wo, _att, x, qDim, 0, dim, accumulate: true);
+
+        // Feed-forward block.
+        CpuKernels.RmsNorm(x, w.FfnNorm, _cfg.NormEps, _xb);
+        CpuKernels.Gemv(w.W1, _xb, _gate, dim, 0, _gate.Length, accumulate: false);
+        CpuKernels.Gemv(w.W3, _xb, _up, dim, 0, _up.Length, accumulate: false);
+        CpuKernels.SwiGlu(_gate, _up, _scratch);
+        CpuKernels.Gemv(w.W2, _gate, x, _gate.Length, 0, dim, accumulate: true);
+    }
+
+    /// <summary>Fills <paramref name="visible"/> with the positions q ≤ pos that layer <paramref name="layer"/> may attend to; returns their count.</summary>
+    internal static int VisiblePositions(ReadOnlySpan<int> depth, int layer, int pos, Span<int> visible)
+    {
+        int n = 0;
+        if (depth.IsEmpty)
+        {
+            for (int q = 0; q <= pos; q++) visible[n++] = q;
+            return n;
+        }
+        for (int q = 0; q < pos; q++)
+            if (depth[q] > layer) visible[n++] = q;
+        visible[n++] = pos;
+        return n;
+    }
+}
+
+/// <summary>Scaled-dot-product attention of one query token over a list of cached positions, with GQA.</summary>
+internal static unsafe class Attention
+{
+    /// <summary>
+    /// out[h] = Σ_i softmax_i(q_h·K[visible_i, g]/√headDim) · V[visible_i, g] for every query head h, with
+    /// kv head g = h / gqaGroup. q and out are [nHeads·headDim]; keys/values are [maxSeq, kvDim].
+    /// <paramref name="scores"/> is scratch of at least visible.Length floats.
+    /// </summary>
+    public static void Attend(LlamaConfig cfg, ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+                              ReadOnlySpan<int> visible, Span<float> scores, Span<float> output)
+    {
+        int hd = cfg.HeadDim, kvDim = cfg.KvDim, group = cfg.GqaGroup, n = visible.Length;
+        float scale = 1f / MathF.Sqrt(hd);
+        var s = scores[..n];
+        fixed (float* pq = q) fixed (float* pk = keys) fixed (float* pv = values) fixed (float* po = output) fixed (int* idx = visible)
+        {
+            for (int h = 0; h < cfg.NHeads; h++)
+            {
+                int kvOff = h / group * hd;
+                float* qh = pq + h * hd;
+                for (int i = 0; i < n; i++) s[i] = CpuKernels.Dot(qh, pk + (long)idx[i] * kvDim + kvOff, hd) * scale;
+                TensorPrimitives.SoftMax(s, s);
+                float* oh = po + h * hd;
+                new Span<float>(oh, hd).Clear();
+                for (int i = 0; i < n; i++) CpuKernels.Axpy(oh, s[i], pv + (long)idx[i] * kvDim + kvOff, hd);
+            }
+        }
+    }
+}
