@@ -1,4 +1,6 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using SpecEE.Core.Model;
 
 namespace SpecEE.Cpu;
@@ -106,17 +108,69 @@ internal static unsafe class Attention
         float scale = 1f / MathF.Sqrt(hd);
         var s = scores[..n];
         fixed (float* pq = q) fixed (float* pk = keys) fixed (float* pv = values) fixed (float* po = output) fixed (int* idx = visible)
+        fixed (float* ps = s)
         {
             for (int h = 0; h < cfg.NHeads; h++)
             {
                 int kvOff = h / group * hd;
-                float* qh = pq + h * hd;
-                for (int i = 0; i < n; i++) s[i] = CpuKernels.Dot(qh, pk + (long)idx[i] * kvDim + kvOff, hd) * scale;
+                Scores(pq + h * hd, pk + kvOff, kvDim, idx, n, hd, scale, ps);
                 TensorPrimitives.SoftMax(s, s);
-                float* oh = po + h * hd;
-                new Span<float>(oh, hd).Clear();
-                for (int i = 0; i < n; i++) CpuKernels.Axpy(oh, s[i], pv + (long)idx[i] * kvDim + kvOff, hd);
+                WeightedSum(ps, pv + kvOff, kvDim, idx, n, hd, po + h * hd);
             }
+        }
+    }
+
+    /// <summary>s[i] = scale · q·K[idx[i]] (K rows of length hd at stride kvDim), four rows per pass.</summary>
+    private static void Scores(float* q, float* k, int kvDim, int* idx, int n, int hd, float scale, float* s)
+    {
+        int i = 0;
+        if (CpuKernels.Simd && hd % 8 == 0)
+        {
+            var vs = Vector128.Create(scale);
+            for (; i + 4 <= n; i += 4)
+            {
+                float* k0 = k + (long)idx[i] * kvDim, k1 = k + (long)idx[i + 1] * kvDim;
+                float* k2 = k + (long)idx[i + 2] * kvDim, k3 = k + (long)idx[i + 3] * kvDim;
+                Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+                for (int c = 0; c < hd; c += 8)
+                {
+                    var qv = Avx.LoadVector256(q + c);
+                    a0 = Fma.MultiplyAdd(Avx.LoadVector256(k0 + c), qv, a0);
+                    a1 = Fma.MultiplyAdd(Avx.LoadVector256(k1 + c), qv, a1);
+                    a2 = Fma.MultiplyAdd(Avx.LoadVector256(k2 + c), qv, a2);
+                    a3 = Fma.MultiplyAdd(Avx.LoadVector256(k3 + c), qv, a3);
+                }
+                Sse.Store(s + i, Sse.Multiply(CpuKernels.Sum4(a0, a1, a2, a3), vs));
+            }
+        }
+        for (; i < n; i++) s[i] = CpuKernels.Dot(q, k + (long)idx[i] * kvDim, hd) * scale;
+    }
+
+    /// <summary>out[0..hd) = Σ_i p[i]·V[idx[i]], accumulated in registers 32 floats at a time.</summary>
+    private static void WeightedSum(float* p, float* v, int kvDim, int* idx, int n, int hd, float* output)
+    {
+        if (!CpuKernels.Simd || hd % 32 != 0)
+        {
+            new Span<float>(output, hd).Clear();
+            for (int i = 0; i < n; i++) CpuKernels.Axpy(output, p[i], v + (long)idx[i] * kvDim, hd);
+            return;
+        }
+        for (int c = 0; c < hd; c += 32)
+        {
+            Vector256<float> a0 = Vector256<float>.Zero, a1 = a0, a2 = a0, a3 = a0;
+            for (int i = 0; i < n; i++)
+            {
+                float* row = v + (long)idx[i] * kvDim + c;
+                var pi = Vector256.Create(p[i]);
+                a0 = Fma.MultiplyAdd(pi, Avx.LoadVector256(row), a0);
+                a1 = Fma.MultiplyAdd(pi, Avx.LoadVector256(row + 8), a1);
+                a2 = Fma.MultiplyAdd(pi, Avx.LoadVector256(row + 16), a2);
+                a3 = Fma.MultiplyAdd(pi, Avx.LoadVector256(row + 24), a3);
+            }
+            Avx.Store(output + c, a0);
+            Avx.Store(output + c + 8, a1);
+            Avx.Store(output + c + 16, a2);
+            Avx.Store(output + c + 24, a3);
         }
     }
 }

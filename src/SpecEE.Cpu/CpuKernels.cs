@@ -25,10 +25,25 @@ internal static unsafe class CpuKernels
     /// <summary>dst = x / sqrt(mean(x²) + eps) ⊙ weight. <paramref name="dst"/> may alias <paramref name="x"/>.</summary>
     public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst)
     {
-        float ms = TensorPrimitives.SumOfSquares(x) / x.Length;
-        float scale = 1f / MathF.Sqrt(ms + eps);
-        TensorPrimitives.Multiply(x, weight, dst);
-        TensorPrimitives.Multiply(dst, scale, dst);
+        int n = x.Length;
+        if (weight.Length < n || dst.Length < n) throw new ArgumentException($"RmsNorm needs weight and dst of at least {n} floats");
+        fixed (float* px = x) fixed (float* pw = weight) fixed (float* pd = dst)
+        {
+            if (Simd && n % 8 == 0)
+            {
+                // Inline loops: for a 128-float row the three TensorPrimitives calls cost more than the math.
+                var acc = Vector256<float>.Zero;
+                for (int i = 0; i < n; i += 8) { var v = Avx.LoadVector256(px + i); acc = Fma.MultiplyAdd(v, v, acc); }
+                var scale = Vector256.Create(1f / MathF.Sqrt(Vector256.Sum(acc) / n + eps));
+                for (int i = 0; i < n; i += 8)
+                    Avx.Store(pd + i, Avx.Multiply(Avx.Multiply(Avx.LoadVector256(px + i), scale), Avx.LoadVector256(pw + i)));
+                return;
+            }
+            float ms = TensorPrimitives.SumOfSquares(x) / n;
+            float s = 1f / MathF.Sqrt(ms + eps);
+            TensorPrimitives.Multiply(x, s, dst);
+            TensorPrimitives.Multiply(dst, weight[..n], dst);
+        }
     }
 
     /// <summary>y[r] = Σ_c w[r, c]·x[c] (or y[r] += … when <paramref name="accumulate"/>), for rows [r0, r1). w is [rows, cols] row-major.</summary>
@@ -155,7 +170,7 @@ internal static unsafe class CpuKernels
 
     /// <summary>[Σa0, Σa1, Σa2, Σa3] from four 8-lane accumulators.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Sum4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+    internal static Vector128<float> Sum4(Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
     {
         var h01 = Avx.HorizontalAdd(a0, a1);   // [a0 01, a0 23, a1 01, a1 23 | same for upper lanes]
         var h23 = Avx.HorizontalAdd(a2, a3);
