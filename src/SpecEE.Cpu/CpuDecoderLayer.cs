@@ -27,11 +27,14 @@ public sealed class CpuDecoderLayer
     private readonly float[] _scratch; // [max(hiddenDim, maxSeq)]
     private readonly float[] _scores;  // [maxSeq]
     private readonly int[] _visible;   // [maxSeq] positions the current query attends to
+    private readonly CpuMatMul _mm;
 
-    /// <summary>Scratch for layers shaped like <paramref name="config"/>, for positions &lt; <paramref name="rope"/>.MaxSeq.</summary>
-    public CpuDecoderLayer(LlamaConfig config, RopeTable rope)
+    /// <summary>Scratch for layers shaped like <paramref name="config"/>, for positions &lt; <paramref name="rope"/>.MaxSeq; single-threaded.</summary>
+    public CpuDecoderLayer(LlamaConfig config, RopeTable rope) : this(config, rope, new CpuMatMul(null)) { }
+
+    internal CpuDecoderLayer(LlamaConfig config, RopeTable rope, CpuMatMul mm)
     {
-        _cfg = config; _rope = rope;
+        _cfg = config; _rope = rope; _mm = mm;
         int qDim = config.NHeads * config.HeadDim, maxSeq = rope.MaxSeq;
         _xb = new float[config.Dim];
         _q = new float[qDim];
@@ -59,22 +62,22 @@ public sealed class CpuDecoderLayer
         // Attention block.
         if (applyInputNorm) CpuKernels.RmsNorm(x, w.AttnNorm, _cfg.NormEps, _xb);
         else x.CopyTo(_xb);
-        CpuKernels.Gemv(w.Wq, _xb, _q, dim, 0, qDim, accumulate: false);
-        CpuKernels.Gemv(w.Wk, _xb, kRow, dim, 0, kvDim, accumulate: false);
-        CpuKernels.Gemv(w.Wv, _xb, vRow, dim, 0, kvDim, accumulate: false);
+        _mm.Gemv(w.Wq, _xb, _q, dim, qDim, accumulate: false);
+        _mm.Gemv(w.Wk, _xb, kRow, dim, kvDim, accumulate: false);
+        _mm.Gemv(w.Wv, _xb, vRow, dim, kvDim, accumulate: false);
         _rope.Apply(_q, pos);
         _rope.Apply(kRow, pos);
 
         int n = VisiblePositions(depth, layer, pos, _visible);
         Attention.Attend(_cfg, _q, keys, values, _visible.AsSpan(0, n), _scores, _att);
-        CpuKernels.Gemv(w.Wo, _att, x, qDim, 0, dim, accumulate: true);
+        _mm.Gemv(w.Wo, _att, x, qDim, dim, accumulate: true);
 
         // Feed-forward block.
         CpuKernels.RmsNorm(x, w.FfnNorm, _cfg.NormEps, _xb);
-        CpuKernels.Gemv(w.W1, _xb, _gate, dim, 0, _gate.Length, accumulate: false);
-        CpuKernels.Gemv(w.W3, _xb, _up, dim, 0, _up.Length, accumulate: false);
+        _mm.Gemv(w.W1, _xb, _gate, dim, _gate.Length, accumulate: false);
+        _mm.Gemv(w.W3, _xb, _up, dim, _up.Length, accumulate: false);
         CpuKernels.SwiGlu(_gate, _up, _scratch);
-        CpuKernels.Gemv(w.W2, _gate, x, _gate.Length, 0, dim, accumulate: true);
+        _mm.Gemv(w.W2, _gate, x, _gate.Length, dim, accumulate: true);
     }
 
     /// <summary>Fills <paramref name="visible"/> with the positions q ≤ pos that layer <paramref name="layer"/> may attend to; returns their count.</summary>

@@ -7,7 +7,7 @@ namespace SpecEE.Cpu;
 /// Llama forward pass on the CPU in fp32, driven step by step: SpecEE's layer loop calls
 /// <see cref="Embed"/>, then <see cref="Layer"/> per layer (stopping early when it exits), and
 /// <see cref="Commit"/> with the number of layers the token ran. <see cref="Forward"/> is the dense path.
-/// Not thread-safe; one instance holds one sequence. Dispose stops the prefill worker threads.
+/// Not thread-safe; one instance holds one sequence. Dispose stops the worker threads.
 /// </summary>
 public sealed class CpuLlama : IDisposable
 {
@@ -17,13 +17,15 @@ public sealed class CpuLlama : IDisposable
     private readonly float[] _hidden;  // [dim] residual stream
     private readonly float[] _normed;  // [dim] final-normed hidden of the last Forward/Prefill
     private readonly float[] _logits;  // [vocab]
+    private readonly CpuWorkerPool _pool;
+    private readonly CpuMatMul _mm;
     private CpuPrefill? _prefill;
 
     /// <summary>The model's shape.</summary>
     public LlamaConfig Config { get; }
     /// <summary>The KV cache with its per-position depth (the skipped-layer mask).</summary>
     public KvCache Kv { get; }
-    /// <summary>Number of worker threads the batched prefill GEMMs use.</summary>
+    /// <summary>Threads (the caller included) that large GEMVs, the prefill GEMMs and prefill attention are split over.</summary>
     public int Threads { get; }
     /// <summary>Context length of this instance (≤ the model's maxSeq unless the caller asked for more).</summary>
     public int MaxSeq => Kv.MaxSeq;
@@ -42,7 +44,9 @@ public sealed class CpuLlama : IDisposable
         Threads = threads == 0 ? CpuThreads.Auto(Config) : threads;
         Kv = new KvCache(Config.NLayers, seq, Config.KvDim);
         _rope = new RopeTable(Config.HeadDim, seq, Config.RopeTheta);
-        _layer = new CpuDecoderLayer(Config, _rope);
+        _pool = new CpuWorkerPool(Threads);
+        _mm = new CpuMatMul(_pool);
+        _layer = new CpuDecoderLayer(Config, _rope, _mm);
         _hidden = new float[Config.Dim];
         _normed = new float[Config.Dim];
         _logits = new float[Config.Vocab];
@@ -84,7 +88,7 @@ public sealed class CpuLlama : IDisposable
     {
         if (normed.Length < Config.Dim || logits.Length < Config.Vocab)
             throw new ArgumentException($"Logits needs normed ≥ {Config.Dim} and logits ≥ {Config.Vocab} floats");
-        CpuKernels.Gemv(_w.Classifier, normed, logits, Config.Dim, 0, Config.Vocab, accumulate: false);
+        _mm.Gemv(_w.Classifier, normed, logits, Config.Dim, Config.Vocab, accumulate: false);
     }
 
     /// <summary>Records that the token at <paramref name="pos"/> ran <paramref name="depth"/> layers (NLayers = dense).</summary>
@@ -121,7 +125,7 @@ public sealed class CpuLlama : IDisposable
             throw new InvalidRequestException(
                 $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
         foreach (int t in tokens) CheckToken(t);
-        _prefill ??= new CpuPrefill(Config, _w, _rope, Kv, Threads);
+        _prefill ??= new CpuPrefill(Config, _w, _rope, Kv, _pool, _mm);
         _prefill.Run(tokens, startPos, _hidden);
         FinalNorm(_hidden, _normed);
         Logits(_normed, _logits);
@@ -131,12 +135,14 @@ public sealed class CpuLlama : IDisposable
     /// <summary>Starts a new sequence: every cached position is forgotten.</summary>
     public void Reset() => Kv.Reset();
 
-    /// <summary>Stops the prefill worker threads (they are background threads, so forgetting this only delays their end).</summary>
-    public void Dispose()
-    {
-        _prefill?.Dispose();
-        _prefill = null;
-    }
+    /// <summary>
+    /// Products with fewer multiply-adds than this stay on the calling thread (default 2^20: every decode GEMV of
+    /// a TinyStories-sized model is single-threaded, every 7B one is split). 0 = split everything.
+    /// </summary>
+    public long MinParallelMacs { get => _mm.MinParallelMacs; set => _mm.MinParallelMacs = Math.Max(0, value); }
+
+    /// <summary>Stops the worker threads (they are background threads, so forgetting this only delays their end).</summary>
+    public void Dispose() => _pool.Dispose();
 
     private void CheckPos(int pos)
     {

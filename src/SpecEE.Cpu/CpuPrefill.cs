@@ -8,7 +8,7 @@ namespace SpecEE.Cpu;
 /// once per token (GEMV). GEMMs are split by rows and attention by tokens over the worker pool.
 /// Same math and the same per-element summation order as <see cref="CpuDecoderLayer"/>.
 /// </summary>
-internal sealed unsafe class CpuPrefill : IDisposable
+internal sealed unsafe class CpuPrefill
 {
     internal const int Chunk = 128;
 
@@ -24,13 +24,12 @@ internal sealed unsafe class CpuPrefill : IDisposable
     private readonly float[] _gate; // [Chunk, hiddenDim]
     private readonly float[] _up;   // [Chunk, hiddenDim]
     private readonly float[] _scratch; // [Chunk, hiddenDim] for the SwiGLU sigmoid
-    private readonly GemmJob _gemm = new();
+    private readonly CpuMatMul _mm;
     private readonly AttentionJob _attention;
 
-    public CpuPrefill(LlamaConfig cfg, LlamaWeights w, RopeTable rope, KvCache kv, int threads)
+    public CpuPrefill(LlamaConfig cfg, LlamaWeights w, RopeTable rope, KvCache kv, CpuWorkerPool pool, CpuMatMul mm)
     {
-        _cfg = cfg; _w = w; _rope = rope; _kv = kv;
-        _pool = new CpuWorkerPool(threads);
+        _cfg = cfg; _w = w; _rope = rope; _kv = kv; _pool = pool; _mm = mm;
         int qDim = cfg.NHeads * cfg.HeadDim;
         _x = new float[Chunk * cfg.Dim];
         _xb = new float[Chunk * cfg.Dim];
@@ -79,7 +78,7 @@ internal sealed unsafe class CpuPrefill : IDisposable
                 _rope.Apply(keys.Slice((pos0 + t) * kvDim, kvDim), pos0 + t);
             }
             _attention.Set(l, pos0, n);
-            _pool.Run(_attention, parallel: (long)n * (pos0 + n) * qDim >= CpuWorkerPool.MinParallelMacs / 8);
+            _pool.Run(_attention, parallel: (long)n * (pos0 + n) * qDim * 2 >= _mm.MinParallelMacs);
             Gemm(lw.Wo, _att, _x, n, qDim, dim, dim, true);
 
             NormRows(lw.FfnNorm, n);
@@ -104,32 +103,7 @@ internal sealed unsafe class CpuPrefill : IDisposable
 
     private void Gemm(float[] w, float[] x, float* y, int n, int cols, int rows, int yStride, bool accumulate)
     {
-        fixed (float* pw = w) fixed (float* px = x)
-        {
-            _gemm.Set(pw, px, y, n, cols, rows, yStride, accumulate);
-            _pool.Run(_gemm, parallel: (long)n * rows * cols >= CpuWorkerPool.MinParallelMacs);
-        }
-    }
-
-    public void Dispose() => _pool.Dispose();
-
-    /// <summary>Y[t, r] (+)= W[r, :]·X[t, :], rows split across parts in blocks of 4.</summary>
-    private sealed class GemmJob : IParallelJob
-    {
-        private float* _w, _x, _y;
-        private int _n, _cols, _rows, _yStride;
-        private bool _accumulate;
-
-        public void Set(float* w, float* x, float* y, int n, int cols, int rows, int yStride, bool accumulate)
-        {
-            _w = w; _x = x; _y = y; _n = n; _cols = cols; _rows = rows; _yStride = yStride; _accumulate = accumulate;
-        }
-
-        public void Execute(int part, int parts)
-        {
-            var (r0, r1) = CpuWorkerPool.RowRange(_rows, part, parts);
-            if (r0 < r1) CpuKernels.Gemm(_w, _x, _y, _n, _cols, _yStride, r0, r1, _accumulate);
-        }
+        fixed (float* px = x) _mm.Gemm(w, px, y, n, cols, rows, yStride, accumulate);
     }
 
     /// <summary>Causal attention of every token of the chunk; token t goes to part t mod parts (later tokens cost more).</summary>
