@@ -14,32 +14,39 @@ public static class Llama2cReader
 {
     private const int HeaderBytes = 7 * 4;
 
+    /// <summary>First word of llama2.c's versioned exports (version 1+), which this reader does not read.</summary>
+    private const uint VersionedMagic = 0x616b3432; // "ak42"
+
     public static LlamaModel Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: file not found");
-        byte[] bytes = File.ReadAllBytes(path);
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        {
+            // Files over 2 GiB land here too (File.ReadAllBytes' limit); they need a memory-mapped reader.
+            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
+        }
         if (bytes.Length < HeaderBytes)
             throw new ModelFormatException($"{path}: truncated llama2.c checkpoint: {bytes.Length} bytes, the header alone needs {HeaderBytes}");
-        Span<int> h = stackalloc int[7];
-        for (int i = 0; i < 7; i++) h[i] = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4 * i));
-        bool tied = h[5] > 0;
-        var cfg = new LlamaConfig
-        {
-            Dim = h[0], HiddenDim = h[1], NLayers = h[2], NHeads = h[3], NKvHeads = h[4],
-            Vocab = Math.Abs(h[5]), MaxSeq = h[6], TiedClassifier = tied,
-        };
+        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes) == VersionedMagic)
+            throw new ModelFormatException(
+                $"{path}: llama2.c export version {BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4))} is not supported; " +
+                "export the legacy (version 0) format (llama2.c export.py --version 0)");
+        var cfg = ParseHeader(bytes);
         cfg.Validate(path);
-
-        long d = cfg.Dim, hd = cfg.HiddenDim, l = cfg.NLayers, v = cfg.Vocab, kv = cfg.KvDim, qd = cfg.NHeads * cfg.HeadDim;
-        long ropeHalf = cfg.HeadDim / 2;
-        long floats = v * d + l * d + l * qd * d + 2 * l * kv * d + l * d * qd + l * d + 3 * l * hd * d + d
-                      + 2 * cfg.MaxSeq * ropeHalf + (tied ? 0 : v * d);
-        long expected = HeaderBytes + 4 * floats;
+        bool tied = cfg.TiedClassifier;
+        long expected = ExpectedBytes(cfg);
         if (bytes.Length != expected)
             throw new ModelFormatException(
                 $"{path}: llama2.c checkpoint has {bytes.Length} bytes, but its header ({cfg.Describe()}, {(tied ? "tied" : "untied")} classifier) needs exactly {expected}" +
                 (bytes.Length < expected ? " (truncated file)" : " (trailing bytes or wrong header)"));
 
+        long d = cfg.Dim, hd = cfg.HiddenDim, l = cfg.NLayers, v = cfg.Vocab, kv = cfg.KvDim, qd = cfg.NHeads * cfg.HeadDim;
+        long ropeHalf = cfg.HeadDim / 2;
         int at = 0;
         float[] Take(long n)
         {
@@ -73,5 +80,64 @@ public static class Llama2cReader
         var weights = new LlamaWeights { TokenEmbedding = emb, Layers = layers, FinalNorm = finalNorm, Classifier = cls };
         WeightChecks.RequireFinite(path, weights);
         return new LlamaModel { Config = cfg, Weights = weights, SourcePath = path, Format = "llama2c" };
+    }
+
+    /// <summary>
+    /// True when <paramref name="head"/> (the first 28+ bytes) is a valid legacy header whose tensors need exactly
+    /// <paramref name="fileLength"/> bytes: the content test <see cref="ModelLoader"/> uses, since the format has no magic.
+    /// </summary>
+    internal static bool HeaderMatchesLength(ReadOnlySpan<byte> head, long fileLength)
+    {
+        if (head.Length < HeaderBytes) return false;
+        var cfg = ParseHeader(head);
+        try
+        {
+            cfg.Validate("header");
+        }
+        catch (ModelFormatException)
+        {
+            return false;
+        }
+        return ExpectedBytes(cfg) == fileLength;
+    }
+
+    /// <summary>Vocabulary size from a legacy header, or null when the header is not plausible.</summary>
+    internal static int? HeaderVocab(ReadOnlySpan<byte> head)
+    {
+        if (head.Length < HeaderBytes) return null;
+        var cfg = ParseHeader(head);
+        try
+        {
+            cfg.Validate("header");
+        }
+        catch (ModelFormatException)
+        {
+            return null;
+        }
+        return cfg.Vocab;
+    }
+
+    private static LlamaConfig ParseHeader(ReadOnlySpan<byte> bytes)
+    {
+        Span<int> h = stackalloc int[7];
+        for (int i = 0; i < 7; i++) h[i] = BinaryPrimitives.ReadInt32LittleEndian(bytes[(4 * i)..]);
+        // vocab > 0: classifier shared with the embedding; < 0: its own classifier follows. int.MinValue has no
+        // absolute value; 0 stays 0 and fails Validate like any other non-positive dimension.
+        int vocab = h[5] == int.MinValue ? 0 : Math.Abs(h[5]);
+        return new LlamaConfig
+        {
+            Dim = h[0], HiddenDim = h[1], NLayers = h[2], NHeads = h[3], NKvHeads = h[4],
+            Vocab = vocab, MaxSeq = h[6], TiedClassifier = h[5] > 0,
+        };
+    }
+
+    /// <summary>Header + every tensor in fp32 for a config that passed <see cref="LlamaConfig.Validate"/> (so no overflow).</summary>
+    private static long ExpectedBytes(LlamaConfig cfg)
+    {
+        long d = cfg.Dim, hd = cfg.HiddenDim, l = cfg.NLayers, v = cfg.Vocab, kv = cfg.KvDim, qd = cfg.NHeads * cfg.HeadDim;
+        long ropeHalf = cfg.HeadDim / 2;
+        long floats = v * d + l * d + l * qd * d + 2 * l * kv * d + l * d * qd + l * d + 3 * l * hd * d + d
+                      + 2 * cfg.MaxSeq * ropeHalf + (cfg.TiedClassifier ? 0 : v * d);
+        return HeaderBytes + 4 * floats;
     }
 }

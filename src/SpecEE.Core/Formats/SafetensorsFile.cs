@@ -38,7 +38,17 @@ public sealed class SafetensorsFile
     public static SafetensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: file not found");
-        return Parse(path, File.ReadAllBytes(path));
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        {
+            // Files over 2 GiB land here too (File.ReadAllBytes' limit); they need a memory-mapped reader.
+            throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
+        }
+        return Parse(path, bytes);
     }
 
     public static SafetensorsFile Parse(string path, byte[] bytes)
@@ -91,6 +101,14 @@ public sealed class SafetensorsFile
         if (shape.Any(d => d < 0)) throw new ModelFormatException($"{path}: tensor '{name}' has a negative dimension");
         if (offs.Length != 2 || offs[0] < 0 || offs[1] < offs[0] || offs[1] > dataLen)
             throw new ModelFormatException($"{path}: tensor '{name}' data_offsets [{string.Join(", ", offs)}] lie outside the {dataLen} data bytes (truncated file?)");
+        // Bound the element count before multiplying, so an absurd shape cannot wrap around to a plausible size.
+        long count = 1, rangeBytes = offs[1] - offs[0];
+        foreach (long d in shape)
+        {
+            if (d != 0 && count > rangeBytes / d)
+                throw new ModelFormatException($"{path}: tensor '{name}' {dtypeText}[{string.Join(", ", shape)}] holds more elements than its {rangeBytes} data bytes");
+            count *= d;
+        }
         var info = new SafetensorInfo(name, dtype, shape, offs[0], offs[1]);
         long expectBytes = info.ElementCount * (dtype == TensorDType.F32 ? 4 : 2);
         if (offs[1] - offs[0] != expectBytes)
