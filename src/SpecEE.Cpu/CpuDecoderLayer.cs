@@ -15,7 +15,7 @@ namespace SpecEE.Cpu;
 /// Holds only scratch buffers, so one instance serves any number of layers of the same shape.
 /// Not thread-safe: one instance per engine.
 /// </summary>
-public sealed class CpuDecoderLayer
+public sealed partial class CpuDecoderLayer
 {
     private readonly LlamaConfig _cfg;
     private readonly RopeTable _rope;
@@ -28,13 +28,16 @@ public sealed class CpuDecoderLayer
     private readonly float[] _scores;  // [maxSeq]
     private readonly int[] _visible;   // [maxSeq] positions the current query attends to
     private readonly CpuMatMul _mm;
+    private readonly Team? _team;
 
     /// <summary>Scratch for layers shaped like <paramref name="config"/>, for positions &lt; <paramref name="rope"/>.MaxSeq; single-threaded.</summary>
-    public CpuDecoderLayer(LlamaConfig config, RopeTable rope) : this(config, rope, new CpuMatMul(null)) { }
+    public CpuDecoderLayer(LlamaConfig config, RopeTable rope) : this(config, rope, new CpuMatMul(null), null) { }
 
-    internal CpuDecoderLayer(LlamaConfig config, RopeTable rope, CpuMatMul mm)
+    // pool: when given (and worth it, see CpuMatMul.MinParallelMacs), a whole layer is split over its threads.
+    internal CpuDecoderLayer(LlamaConfig config, RopeTable rope, CpuMatMul mm, CpuWorkerPool? pool)
     {
         _cfg = config; _rope = rope; _mm = mm;
+        if (pool is { Count: > 1 }) _team = new Team(this, pool, mm);
         int qDim = config.NHeads * config.HeadDim, maxSeq = rope.MaxSeq;
         _xb = new float[config.Dim];
         _q = new float[qDim];
@@ -55,6 +58,11 @@ public sealed class CpuDecoderLayer
     public void Run(LayerWeights w, Span<float> x, int pos, Span<float> keys, Span<float> values,
                     ReadOnlySpan<int> depth, int layer, bool applyInputNorm = true)
     {
+        if (_team is not null && _team.Worth(_cfg))
+        {
+            RunTeam(w, x, pos, keys, values, depth, layer, applyInputNorm);
+            return;
+        }
         int dim = _cfg.Dim, kvDim = _cfg.KvDim, qDim = _q.Length;
         var kRow = keys.Slice(pos * kvDim, kvDim);
         var vRow = values.Slice(pos * kvDim, kvDim);
@@ -102,18 +110,19 @@ internal static unsafe class Attention
     /// <summary>
     /// out[h] = Σ_i softmax_i(q_h·K[visible_i, g]/√headDim) · V[visible_i, g] for every query head h, with
     /// kv head g = h / gqaGroup. q and out are [nHeads·headDim]; keys/values are [maxSeq, kvDim].
-    /// <paramref name="scores"/> is scratch of at least visible.Length floats.
+    /// <paramref name="scores"/> is scratch of at least visible.Length floats. Only heads [h0, h1) are computed (h1 = −1: all).
     /// </summary>
     public static void Attend(LlamaConfig cfg, ReadOnlySpan<float> q, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
-                              ReadOnlySpan<int> visible, Span<float> scores, Span<float> output)
+                              ReadOnlySpan<int> visible, Span<float> scores, Span<float> output, int h0 = 0, int h1 = -1)
     {
+        if (h1 < 0) h1 = cfg.NHeads;
         int hd = cfg.HeadDim, kvDim = cfg.KvDim, group = cfg.GqaGroup, n = visible.Length;
         float scale = 1f / MathF.Sqrt(hd);
         var s = scores[..n];
         fixed (float* pq = q) fixed (float* pk = keys) fixed (float* pv = values) fixed (float* po = output) fixed (int* idx = visible)
         fixed (float* ps = s)
         {
-            for (int h = 0; h < cfg.NHeads; h++)
+            for (int h = h0; h < h1; h++)
             {
                 int kvOff = h / group * hd;
                 Scores(pq + h * hd, pk + kvOff, kvDim, idx, n, hd, scale, ps);

@@ -46,7 +46,7 @@ public sealed class CpuLlama : IDisposable
         _rope = new RopeTable(Config.HeadDim, seq, Config.RopeTheta);
         _pool = new CpuWorkerPool(Threads);
         _mm = new CpuMatMul(_pool);
-        _layer = new CpuDecoderLayer(Config, _rope, _mm);
+        _layer = new CpuDecoderLayer(Config, _rope, _mm, _pool);
         _hidden = new float[Config.Dim];
         _normed = new float[Config.Dim];
         _logits = new float[Config.Vocab];

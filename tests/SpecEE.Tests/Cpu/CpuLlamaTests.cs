@@ -8,19 +8,22 @@ namespace SpecEE.Tests.Cpu;
 /// <summary>CpuLlama's step-wise API: early-exit depths and the skipped-layer mask, prefill, threads, bad requests.</summary>
 public class CpuLlamaTests
 {
-    /// <summary>(dim, hidden, layers, heads, kvHeads, vocab): one shape on the AVX2 paths, one where no size is a multiple of 8.</summary>
+    /// <summary>(dim, hidden, layers, heads, kvHeads, vocab, threads): one shape on the AVX2 paths, one where no size is a multiple of 8.</summary>
+    /// <remarks>threads = 2 forces the layer to be split over two threads (MinParallelMacs = 0).</remarks>
     private static readonly object[] Shapes =
     [
-        new object[] { 64, 96, 6, 4, 2, 40 },
-        new object[] { 36, 20, 6, 3, 1, 23 },
+        new object[] { 64, 96, 6, 4, 2, 40, 1 },
+        new object[] { 36, 20, 6, 3, 1, 23, 1 },
+        new object[] { 64, 96, 6, 4, 2, 40, 2 },
+        new object[] { 36, 20, 6, 3, 1, 23, 2 },
     ];
 
     [TestCaseSource(nameof(Shapes))]
-    public void StepwiseWithEarlyExits_MatchesNaiveFp64Reference(int dim, int hidden, int layers, int heads, int kvHeads, int vocab)
+    public void StepwiseWithEarlyExits_MatchesNaiveFp64Reference(int dim, int hidden, int layers, int heads, int kvHeads, int vocab, int threads)
     {
         var model = NaiveLlama.RandomModel(dim, hidden, layers, heads, kvHeads, vocab, maxSeq: 32, seed: dim);
         var naive = new NaiveLlama(model);
-        using var llama = new CpuLlama(model);
+        using var llama = new CpuLlama(model, threads: threads) { MinParallelMacs = threads > 1 ? 0 : long.MaxValue };
         // Token, depth per position: a mix of dense steps and exits after 1..5 layers.
         (int Token, int Depth)[] steps = [(1, 6), (7, 3), (3, 6), (22, 1), (5, 4), (9, 6), (2, 2), (11, 6), (4, 5), (0, 6)];
         var logits = new float[vocab];
