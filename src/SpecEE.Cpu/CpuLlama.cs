@@ -25,7 +25,7 @@ public sealed class CpuLlama : IDisposable
     public LlamaConfig Config { get; }
     /// <summary>The KV cache with its per-position depth (the skipped-layer mask).</summary>
     public KvCache Kv { get; }
-    /// <summary>Threads (the caller included) that large GEMVs, the prefill GEMMs and prefill attention are split over.</summary>
+    /// <summary>Threads (the caller included) that large decode layers, the classifier, the prefill GEMMs and prefill attention are split over (see <see cref="MinParallelMacs"/>).</summary>
     public int Threads { get; }
     /// <summary>Context length of this instance (≤ the model's maxSeq unless the caller asked for more).</summary>
     public int MaxSeq => Kv.MaxSeq;
@@ -136,8 +136,10 @@ public sealed class CpuLlama : IDisposable
     public void Reset() => Kv.Reset();
 
     /// <summary>
-    /// Products with fewer multiply-adds than this stay on the calling thread (default 2^20: every decode GEMV of
-    /// a TinyStories-sized model is single-threaded, every 7B one is split). 0 = split everything.
+    /// Work smaller than this many multiply-adds stays on the calling thread: a decode layer (all its projections),
+    /// the classifier, a prefill GEMM. Default 2^20: waking workers and four barriers per layer cost more than a
+    /// TinyStories-sized layer (~0.2 M MACs), while every layer of a 7B model (~200 M MACs) is split. 0 = split everything.
+    /// Results are bit-identical whatever the split.
     /// </summary>
     public long MinParallelMacs { get => _mm.MinParallelMacs; set => _mm.MinParallelMacs = Math.Max(0, value); }
 

@@ -114,6 +114,29 @@ public class CpuLlamaTests
         Assert.That(llama.Prefill(new int[8], 0).Length, Is.EqualTo(512), "a prompt that exactly fills the context is fine");
     }
 
+    [TestCase(1)]
+    [TestCase(2)]
+    public void DecodeSteps_AllocateNothing(int threads)
+    {
+        var model = Llama2cReader.Load(TestPaths.Fixture("stories260K.bin"));
+        using var llama = new CpuLlama(model, threads: threads) { MinParallelMacs = threads > 1 ? 0 : long.MaxValue };
+        var normed = new float[model.Config.Dim];
+        var logits = new float[model.Config.Vocab];
+        void Steps(int from)
+        {
+            for (int pos = from; pos < from + 8; pos++) llama.Forward(pos, pos);
+            llama.Embed(3);
+            for (int l = 0; l < 2; l++) llama.Layer(l, from + 8);
+            llama.FinalNorm(llama.Hidden, normed);
+            llama.Logits(normed, logits);
+            llama.Commit(from + 8, 2);
+        }
+        Steps(0); // first calls may allocate (JIT, lazy statics)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        Steps(9);
+        Assert.That(GC.GetAllocatedBytesForCurrentThread() - before, Is.Zero);
+    }
+
     [Test]
     public void Reset_ForgetsTheSequence()
     {
