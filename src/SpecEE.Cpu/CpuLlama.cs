@@ -55,10 +55,10 @@ public sealed class CpuLlama : IDisposable
     /// <summary>The residual stream [dim] of the token being processed.</summary>
     public Span<float> Hidden => _hidden;
 
-    /// <summary>Logits [vocab] written by the last <see cref="Forward"/> or <see cref="Prefill"/>.</summary>
+    /// <summary>Logits [vocab] written by the last <see cref="Forward"/> or <see cref="Prefill(ReadOnlySpan{int}, int)"/>.</summary>
     public ReadOnlySpan<float> LastLogits => _logits;
 
-    /// <summary>Final-normed hidden state [dim] of the last <see cref="Forward"/> or <see cref="Prefill"/> (the EAGLE feature).</summary>
+    /// <summary>Final-normed hidden state [dim] of the last <see cref="Forward"/> or <see cref="Prefill(ReadOnlySpan{int}, int)"/> (the EAGLE feature).</summary>
     public ReadOnlySpan<float> LastNormedHidden => _normed;
 
     /// <summary>Hidden = embedding row of <paramref name="token"/>.</summary>
@@ -120,16 +120,27 @@ public sealed class CpuLlama : IDisposable
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPos)
     {
-        if (tokens.IsEmpty) throw new InvalidRequestException("prefill needs at least one token");
-        if (startPos < 0 || startPos + tokens.Length > MaxSeq)
-            throw new InvalidRequestException(
-                $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
-        foreach (int t in tokens) CheckToken(t);
+        CheckPrefill(tokens, startPos);
         _prefill ??= new CpuPrefill(Config, _w, _rope, Kv, _pool, _mm);
         _prefill.Run(tokens, startPos, _hidden);
         FinalNorm(_hidden, _normed);
         Logits(_normed, _logits);
         return _logits;
+    }
+
+    /// <summary>
+    /// Like <see cref="Prefill(ReadOnlySpan{int}, int)"/>, and also writes the logits of every prompt position into
+    /// <paramref name="logits"/> ([tokens.Length, vocab] row-major): what scoring a text (perplexity) needs.
+    /// </summary>
+    public void Prefill(ReadOnlySpan<int> tokens, int startPos, Span<float> logits)
+    {
+        if (logits.Length < (long)tokens.Length * Config.Vocab)
+            throw new ArgumentException($"logits must hold {tokens.Length} × {Config.Vocab} floats, got {logits.Length}", nameof(logits));
+        CheckPrefill(tokens, startPos);
+        _prefill ??= new CpuPrefill(Config, _w, _rope, Kv, _pool, _mm);
+        _prefill.Run(tokens, startPos, _hidden, logits[..(tokens.Length * Config.Vocab)]);
+        FinalNorm(_hidden, _normed);
+        logits.Slice((tokens.Length - 1) * Config.Vocab, Config.Vocab).CopyTo(_logits);
     }
 
     /// <summary>Starts a new sequence: every cached position is forgotten.</summary>
@@ -145,6 +156,15 @@ public sealed class CpuLlama : IDisposable
 
     /// <summary>Stops the worker threads (they are background threads, so forgetting this only delays their end).</summary>
     public void Dispose() => _pool.Dispose();
+
+    private void CheckPrefill(ReadOnlySpan<int> tokens, int startPos)
+    {
+        if (tokens.IsEmpty) throw new InvalidRequestException("prefill needs at least one token");
+        if (startPos < 0 || startPos + tokens.Length > MaxSeq)
+            throw new InvalidRequestException(
+                $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
+        foreach (int t in tokens) CheckToken(t);
+    }
 
     private void CheckPos(int pos)
     {

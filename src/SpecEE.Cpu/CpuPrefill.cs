@@ -41,8 +41,11 @@ internal sealed unsafe class CpuPrefill
         _attention = new AttentionJob(this, _pool.Count);
     }
 
-    /// <summary>Runs tokens at positions startPos.. through every layer; <paramref name="lastHidden"/> gets the last residual stream.</summary>
-    public void Run(ReadOnlySpan<int> tokens, int startPos, Span<float> lastHidden)
+    /// <summary>
+    /// Runs tokens at positions startPos.. through every layer; <paramref name="lastHidden"/> gets the last residual
+    /// stream. When <paramref name="allLogits"/> is not empty it receives the logits of every position, [tokens, vocab].
+    /// </summary>
+    public void Run(ReadOnlySpan<int> tokens, int startPos, Span<float> lastHidden, Span<float> allLogits = default)
     {
         // Dense prompt: commit every position up front so tokens of the same chunk see each other.
         _kv.Depth.AsSpan(startPos, tokens.Length).Fill(_cfg.NLayers);
@@ -50,6 +53,7 @@ internal sealed unsafe class CpuPrefill
         {
             int n = Math.Min(Chunk, tokens.Length - c);
             RunChunk(tokens.Slice(c, n), startPos + c);
+            if (!allLogits.IsEmpty) ChunkLogits(n, allLogits.Slice(c * _cfg.Vocab, n * _cfg.Vocab));
         }
         int last = (tokens.Length - 1) % Chunk;
         _x.AsSpan(last * _cfg.Dim, _cfg.Dim).CopyTo(lastHidden);
@@ -87,6 +91,13 @@ internal sealed unsafe class CpuPrefill
             CpuKernels.SwiGlu(_gate.AsSpan(0, n * hid), _up.AsSpan(0, n * hid), _scratch);
             Gemm(lw.W2, _gate, _x, n, hid, dim, dim, true);
         }
+    }
+
+    /// <summary>logits[t] = classifier · finalNorm(x[t]) for the n rows of the current chunk; overwrites _xb.</summary>
+    private void ChunkLogits(int n, Span<float> logits)
+    {
+        NormRows(_w.FinalNorm, n);
+        fixed (float* pl = logits) Gemm(_w.Classifier, _xb, pl, n, _cfg.Dim, _cfg.Vocab, _cfg.Vocab, false);
     }
 
     private void NormRows(float[] weight, int n)

@@ -72,10 +72,12 @@ public class CpuLlamaTests
         int[] history = [1, 403, 407];
         int[] prompt = Enumerable.Range(0, 150).Select(_ => rng.Next(model.Config.Vocab)).ToArray();
 
+        int vocab = model.Config.Vocab;
         using var stepwise = new CpuLlama(model, threads: 1);
         foreach (var (t, p) in history.Select((t, p) => (t, p))) stepwise.Forward(t, p);
-        float[] expected = [];
-        for (int i = 0; i < prompt.Length; i++) expected = stepwise.Forward(prompt[i], history.Length + i).ToArray();
+        var expectedAll = new float[prompt.Length * vocab];
+        for (int i = 0; i < prompt.Length; i++) stepwise.Forward(prompt[i], history.Length + i).CopyTo(expectedAll.AsSpan(i * vocab));
+        float[] expected = expectedAll[^vocab..];
 
         foreach (int threads in new[] { 1, 2 })
         {
@@ -87,6 +89,13 @@ public class CpuLlamaTests
             Assert.That(batched.Kv.Keys, Is.EqualTo(stepwise.Kv.Keys), $"keys, threads={threads}");
             Assert.That(batched.Kv.Values, Is.EqualTo(stepwise.Kv.Values), $"values, threads={threads}");
             Assert.That(batched.Kv.Depth.Take(153), Is.All.EqualTo(model.Config.NLayers));
+
+            var all = new float[prompt.Length * vocab];
+            batched.Reset();
+            batched.Prefill(history, 0);
+            batched.Prefill(prompt, history.Length, all);
+            Assert.That(all, Is.EqualTo(expectedAll), $"logits of every position, threads={threads}");
+            Assert.That(batched.LastLogits.ToArray(), Is.EqualTo(expected));
         }
     }
 
