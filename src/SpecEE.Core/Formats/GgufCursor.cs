@@ -17,26 +17,31 @@ internal sealed class GgufCursor(Stream stream, string path)
     public long Position { get; private set; }
     public long Remaining => Length - Position;
 
-    /// <summary>Throws unless <paramref name="count"/> more bytes exist; <paramref name="what"/> names the field.</summary>
-    public void Need(long count, string what)
+    /// <summary>
+    /// Throws unless <paramref name="count"/> more bytes exist; <paramref name="what"/> names the field, and
+    /// <paramref name="index"/> ≥ 0 its array element (the label is only formatted on failure: vocabularies have 10⁵ strings).
+    /// </summary>
+    public void Need(long count, string what, long index = -1)
     {
         if (count < 0 || count > Remaining)
             throw new ModelFormatException(
-                $"{Path}: truncated or corrupt GGUF file: {what} needs {FormatCount(count)} bytes at offset {Position}, " +
+                $"{Path}: truncated or corrupt GGUF file: {Label(what, index)} needs {FormatCount(count)} bytes at offset {Position}, " +
                 $"but the file has only {Remaining} bytes left (file length {Length})");
     }
 
+    public static string Label(string what, long index) => index < 0 ? what : $"{what}[{index}]";
+
     private static string FormatCount(long count) => count < 0 ? "an impossible number of" : count.ToString();
 
-    private ReadOnlySpan<byte> Take(int count, string what)
+    private ReadOnlySpan<byte> Take(int count, string what, long index = -1)
     {
-        Need(count, what);
+        Need(count, what, index);
         stream.ReadExactly(_scratch, 0, count);
         Position += count;
         return _scratch.AsSpan(0, count);
     }
 
-    public byte U8(string what) => Take(1, what)[0];
+    public byte U8(string what, long index = -1) => Take(1, what, index)[0];
     public ushort U16(string what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
     public uint U32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
     public ulong U64(string what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
@@ -51,22 +56,22 @@ internal sealed class GgufCursor(Stream stream, string path)
         ulong n = U64(what);
         if (n > (ulong)Remaining / (ulong)Math.Max(1, minBytesEach))
             throw new ModelFormatException(
-                $"{Path}: corrupt GGUF file: {what} is {n} at offset {at}, but at {minBytesEach} bytes each that " +
+                $"{Path}: truncated or corrupt GGUF file: {what} is {n} at offset {at}, but at {minBytesEach} bytes each that " +
                 $"cannot fit in the {Remaining} bytes left (file length {Length})");
         return (long)n;
     }
 
     /// <summary>A gguf_string: u64 byte length, then UTF-8 without a terminator.</summary>
-    public string String(string what)
+    public string String(string what, long index = -1)
     {
         long at = Position;
-        ulong len = U64(what + " length");
+        ulong len = BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what, index));
         if (len > (ulong)Remaining)
             throw new ModelFormatException(
-                $"{Path}: truncated or corrupt GGUF file: {what} at offset {at} claims {len} bytes, " +
+                $"{Path}: truncated or corrupt GGUF file: {Label(what, index)} at offset {at} claims {len} bytes, " +
                 $"but only {Remaining} bytes are left (file length {Length})");
         if (len > int.MaxValue)
-            throw new ModelFormatException($"{Path}: corrupt GGUF file: {what} at offset {at} is {len} bytes long (limit {int.MaxValue})");
+            throw new ModelFormatException($"{Path}: corrupt GGUF file: {Label(what, index)} at offset {at} is {len} bytes long (limit {int.MaxValue})");
         if (len == 0) return "";
         var buf = new byte[(int)len];
         stream.ReadExactly(buf);
@@ -77,15 +82,8 @@ internal sealed class GgufCursor(Stream stream, string path)
         }
         catch (DecoderFallbackException)
         {
-            throw new ModelFormatException($"{Path}: corrupt GGUF file: {what} at offset {at} is not valid UTF-8");
+            throw new ModelFormatException($"{Path}: corrupt GGUF file: {Label(what, index)} at offset {at} is not valid UTF-8");
         }
-    }
-
-    public void Skip(long count, string what)
-    {
-        Need(count, what);
-        stream.Seek(count, SeekOrigin.Current);
-        Position += count;
     }
 
     private static readonly UTF8Encoding Strict = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);

@@ -150,10 +150,10 @@ internal static class GgufParser
         _ => throw new ModelFormatException($"{c.Path}: corrupt GGUF file: {what} has unknown value type {(uint)type} at offset {c.Position - 4}"),
     };
 
-    private static bool ReadBool(GgufCursor c, string what)
+    private static bool ReadBool(GgufCursor c, string what, long index = -1)
     {
-        byte b = c.U8(what);
-        if (b > 1) throw new ModelFormatException($"{c.Path}: corrupt GGUF file: {what} is a bool with byte value {b}, expected 0 or 1");
+        byte b = c.U8(what, index);
+        if (b > 1) throw new ModelFormatException($"{c.Path}: corrupt GGUF file: {GgufCursor.Label(what, index)} is a bool with byte value {b}, expected 0 or 1");
         return b == 1;
     }
 
@@ -180,8 +180,8 @@ internal static class GgufParser
             GgufValueType.UInt32 => Fill(new uint[count], i => c.U32(what)),
             GgufValueType.Int32 => Fill(new int[count], i => (int)c.U32(what)),
             GgufValueType.Float32 => Fill(new float[count], i => BitConverter.Int32BitsToSingle((int)c.U32(what))),
-            GgufValueType.Bool => Fill(new bool[count], i => ReadBool(c, $"{what}[{i}]")),
-            GgufValueType.String => Fill(new string[count], i => c.String($"{what}[{i}]")),
+            GgufValueType.Bool => Fill(new bool[count], i => ReadBool(c, what, i)),
+            GgufValueType.String => Fill(new string[count], i => c.String(what, i)),
             GgufValueType.UInt64 => Fill(new ulong[count], i => c.U64(what)),
             GgufValueType.Int64 => Fill(new long[count], i => (long)c.U64(what)),
             GgufValueType.Float64 => Fill(new double[count], i => BitConverter.Int64BitsToDouble((long)c.U64(what))),

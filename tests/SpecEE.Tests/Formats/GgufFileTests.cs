@@ -55,4 +55,15 @@ public class GgufFileTests
         Assert.That(types[..4], Is.EqualTo(new[] { 2, 3, 3, 6 }));
         Assert.That(types[278], Is.EqualTo(1));
     }
+
+    [Test]
+    public void HasMagic_LooksAtContentOnly()
+    {
+        Assert.That(GgufFile.HasMagic(TestPaths.Fixture("ggml-vocab-llama-spm.gguf")), Is.True);
+        Assert.That(GgufFile.HasMagic(TestPaths.Fixture("tokenizer.model")), Is.False);
+        string tiny = TestPaths.TempFile("short.gguf");
+        File.WriteAllBytes(tiny, "GGU"u8.ToArray());
+        Assert.That(GgufFile.HasMagic(tiny), Is.False);
+        Assert.That(GgufFile.HasMagic(tiny + ".absent"), Is.False);
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SpecEE.Core;
 using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 
@@ -62,6 +63,24 @@ public class GgufLlamaReaderTests
         if (path == null)
             Assert.Ignore("tinystories-16L-f32.gguf (13 MB) is not in tests/fixtures and no ../shared/models copy was found beside the repository");
         CompareWithReference(path);
+    }
+
+    [Test]
+    public void ModelLoader_DispatchesOnTheGgufMagic_NotTheExtension()
+    {
+        string renamed = TestPaths.TempFile("weights.bin");
+        File.Copy(TestPaths.Fixture("tinystories-16L-q8_0.gguf"), renamed);
+        var viaLoader = ModelLoader.Load(renamed);
+        var direct = GgufLlamaReader.Load(TestPaths.Fixture("tinystories-16L-q8_0.gguf"));
+        Assert.That(viaLoader.Format, Is.EqualTo("gguf"));
+        Assert.That(viaLoader.SourcePath, Is.EqualTo(renamed));
+        Assert.That(viaLoader.Config, Is.EqualTo(direct.Config));
+        Assert.That(viaLoader.Weights.Layers[7].Wk, Is.EqualTo(direct.Weights.Layers[7].Wk));
+
+        string notGguf = TestPaths.TempFile("model.gguf");
+        File.WriteAllBytes(notGguf, new byte[64]);
+        Assert.That(() => ModelLoader.Load(notGguf), Throws.TypeOf<ModelFormatException>()
+            .With.Message.EqualTo($"{notGguf}: not a GGUF file: the first 4 bytes are 00 00 00 00, expected \"GGUF\" (47 47 55 46)"));
     }
 
     /// <summary>
