@@ -2,6 +2,7 @@ using System.Text.Json;
 using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 using SpecEE.Core.Sampling;
+using SpecEE.Core.Text;
 using SpecEE.Cpu;
 
 namespace SpecEE.Tests.Cpu;
@@ -81,5 +82,42 @@ public class TinyStories16LGoldenTests
     {
         int[] expected = Stories260KGoldenTests.Ints(_ref, "greedy_128_ids");
         Assert.That(GreedyContinuation(_model.WithDType(WeightDType.F16), expected.Length), Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void MeanNll_First40ValidChunks_MatchesReference()
+    {
+        // Reference definition: blank-line chunks of tinystories_valid_head.txt, the first 40 with more than
+        // 8 tokens, each scored as BOS + up to 255 tokens; mean NLL (nats) over every predicted token.
+        double expected = _ref.GetProperty("valid_first40_chunks_256tok_mean_nll").GetDouble();
+        var tok = TextTokenizer.Load(Path.Combine(TestPaths.DefaultModelDir, "tokenizer.model"));
+        string text = File.ReadAllText(TestPaths.Fixture("tinystories_valid_head.txt"));
+        int vocab = _model.Config.Vocab;
+        using var llama = new CpuLlama(_model);
+        var logits = new float[256 * vocab];
+        double nll = 0;
+        long scored = 0;
+        int used = 0;
+        foreach (string chunk in text.Split("\n\n"))
+        {
+            int[] ids = tok.Encode(chunk.Trim(), addBos: false);
+            if (ids.Length <= 8) continue;
+            int[] seq = [_model.Config.BosId, .. ids.Take(255)];
+            llama.Reset();
+            llama.Prefill(seq, 0, logits);
+            for (int t = 0; t + 1 < seq.Length; t++)
+            {
+                var row = logits.AsSpan(t * vocab, vocab);
+                float max = row[Sampler.Argmax(row)];
+                double sum = 0;
+                foreach (float v in row) sum += Math.Exp(v - max);
+                nll += Math.Log(sum) + max - row[seq[t + 1]];
+                scored++;
+            }
+            if (++used == 40) break;
+        }
+        TestContext.Out.WriteLine($"mean NLL {nll / scored:F4} nats over {scored} tokens (reference {expected})");
+        Assert.That(used, Is.EqualTo(40));
+        Assert.That(nll / scored, Is.EqualTo(expected).Within(0.01), $"{scored} tokens scored");
     }
 }
