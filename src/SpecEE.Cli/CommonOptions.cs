@@ -22,7 +22,7 @@ public static class CommonOptions
         int threads = a.Int("--threads", 0, 0, 256);
         return backend switch
         {
-            _ => new CpuDecoderBackend(model, threads),
+            _ => new CpuDecoderBackend(model, threads, DType(a).ToString().ToLowerInvariant()),
         };
     }
 }
