@@ -7,7 +7,7 @@ namespace SpecEE.Core.Formats;
 /// Parses a Hugging Face <c>config.json</c> of a <c>LlamaForCausalLM</c> into a <see cref="LlamaConfig"/>.
 /// Shape keys are required; numeric keys that transformers' LlamaConfig defaults are optional with the
 /// same defaults (so a file transformers loads, loads here). Every error names the file and the key.
-/// Features the engine does not implement (rope_scaling, biases, another activation, a head_dim that is
+/// Features the engine does not implement (RoPE scaling, biases, another activation, a head_dim that is
 /// not hidden_size / num_attention_heads) are rejected instead of silently producing wrong logits.
 /// </summary>
 internal static class HfConfigJson
@@ -47,8 +47,6 @@ internal static class HfConfigJson
         string? act = k.OptionalString("hidden_act");
         if (act != null && act != "silu")
             throw k.Error("hidden_act", $"is \"{act}\"; only \"silu\" (SwiGLU) is supported");
-        if (k.IsPresent("rope_scaling"))
-            throw k.Error("rope_scaling", "is set; RoPE scaling (linear, dynamic, llama3, yarn) is not supported");
         if (k.OptionalBool("attention_bias", false))
             throw k.Error("attention_bias", "is true; attention projections with bias are not supported");
         if (k.OptionalBool("mlp_bias", false))
@@ -62,7 +60,7 @@ internal static class HfConfigJson
         int vocab = k.PositiveInt("vocab_size");
         int maxSeq = k.IsPresent("max_position_embeddings") ? k.PositiveInt("max_position_embeddings") : DefaultMaxPositions;
         double eps = k.OptionalPositiveNumber("rms_norm_eps", DefaultNormEps);
-        double theta = k.OptionalPositiveNumber("rope_theta", DefaultRopeTheta);
+        double theta = RopeTheta(k);
         bool tied = k.OptionalBool("tie_word_embeddings", false);
 
         if (dim % heads != 0)
@@ -88,6 +86,31 @@ internal static class HfConfigJson
         return cfg;
     }
 
+    /// <summary>
+    /// Plain RoPE only. transformers 4.x writes <c>rope_theta</c> and <c>rope_scaling</c> (null or an object with
+    /// rope_type/type); transformers 5 writes both inside <c>rope_parameters</c>, which wins when present.
+    /// A "default" rope type is plain RoPE; any other type would change the frequencies, so it is refused.
+    /// </summary>
+    private static double RopeTheta(Keys k)
+    {
+        foreach (string key in new[] { "rope_scaling", "rope_parameters" })
+        {
+            if (!k.IsPresent(key)) continue;
+            var sub = k.Object(key);
+            string? type = sub.OptionalString("rope_type") ?? sub.OptionalString("type");
+            if (type is not (null or "default"))
+                throw k.Error(key, $"asks for RoPE type \"{type}\"; only plain RoPE (\"default\") is supported");
+            if (key == "rope_scaling" && type == null)
+                throw k.Error(key, "is set without a rope_type; RoPE scaling is not supported");
+        }
+        if (k.IsPresent("rope_parameters"))
+        {
+            var p = k.Object("rope_parameters");
+            if (p.IsPresent("rope_theta")) return p.OptionalPositiveNumber("rope_theta", DefaultRopeTheta);
+        }
+        return k.OptionalPositiveNumber("rope_theta", DefaultRopeTheta);
+    }
+
     private static byte[] ReadFile(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: file not found");
@@ -102,9 +125,18 @@ internal static class HfConfigJson
     }
 
     /// <summary>Typed access to the top-level keys; JSON null counts as absent, as in transformers.</summary>
-    private sealed class Keys(string path, JsonElement root)
+    private sealed class Keys(string path, JsonElement root, string prefix = "")
     {
-        public ModelFormatException Error(string key, string what) => new($"{path}: key '{key}' {what}");
+        public ModelFormatException Error(string key, string what) => new($"{path}: key '{prefix}{key}' {what}");
+
+        /// <summary>The keys of a nested object, reported as 'outer.inner'.</summary>
+        public Keys Object(string key)
+        {
+            var v = Get(key);
+            return v.ValueKind == JsonValueKind.Object
+                ? new Keys(path, v, prefix + key + ".")
+                : throw Error(key, $"must be an object, got {Show(v)}");
+        }
 
         public bool IsPresent(string key) => root.TryGetProperty(key, out var v) && v.ValueKind != JsonValueKind.Null;
 

@@ -7,7 +7,8 @@ namespace SpecEE.Core.Formats;
 /// Reads a Hugging Face <c>LlamaForCausalLM</c> checkpoint: <c>config.json</c> plus one safetensors file
 /// with tensors <c>model.embed_tokens.weight</c>, <c>model.layers.{i}.{input_layernorm, post_attention_layernorm}.weight</c>,
 /// <c>model.layers.{i}.self_attn.{q,k,v,o}_proj.weight</c>, <c>model.layers.{i}.mlp.{gate,up,down}_proj.weight</c>,
-/// <c>model.norm.weight</c> and <c>lm_head.weight</c> (absent when <c>tie_word_embeddings</c>), all [out, in].
+/// <c>model.norm.weight</c> and <c>lm_head.weight</c> (absent when <c>tie_word_embeddings</c>), all [out, in];
+/// or the same tensors spread over shards listed by <c>model.safetensors.index.json</c>.
 /// </summary>
 /// <remarks>
 /// HF applies RoPE in the rotate-half layout (pairs (i, i + headDim/2) inside a head); the engine's one RoPE
@@ -17,16 +18,26 @@ namespace SpecEE.Core.Formats;
 /// </remarks>
 public static class HfLlamaReader
 {
-    /// <summary>Loads <c>config.json</c> and <c>model.safetensors</c> from <paramref name="directory"/>.</summary>
-    public static LlamaModel LoadDirectory(string directory) =>
-        Load(Path.Combine(directory, "config.json"), Path.Combine(directory, "model.safetensors"));
-
     /// <summary>Loads the config at <paramref name="configPath"/> and the weights in <paramref name="safetensorsPath"/>.</summary>
     public static LlamaModel Load(string configPath, string safetensorsPath)
     {
         var cfg = HfConfigJson.Parse(configPath);
-        var file = SafetensorsFile.Open(safetensorsPath);
-        var reader = new TensorReader(file, configPath, cfg);
+        return Build(cfg, configPath, HfTensorSource.Single(safetensorsPath));
+    }
+
+    /// <summary>
+    /// Loads a sharded checkpoint: the config at <paramref name="configPath"/> and the shards listed in
+    /// <paramref name="indexPath"/> (<c>model.safetensors.index.json</c>), which sit beside the index.
+    /// </summary>
+    public static LlamaModel LoadSharded(string configPath, string indexPath)
+    {
+        var cfg = HfConfigJson.Parse(configPath);
+        return Build(cfg, configPath, HfTensorSource.Sharded(indexPath));
+    }
+
+    private static LlamaModel Build(LlamaConfig cfg, string configPath, HfTensorSource source)
+    {
+        var reader = new TensorReader(source, configPath, cfg);
         reader.RejectUnusedLayersAndBiases();
 
         int dim = cfg.Dim, qDim = cfg.NHeads * cfg.HeadDim, kvDim = cfg.KvDim;
@@ -55,15 +66,15 @@ public static class HfLlamaReader
         float[] classifier;
         if (cfg.TiedClassifier)
             classifier = emb; // transformers ties lm_head to the embedding and ignores a stored lm_head.weight
-        else if (file.Contains("lm_head.weight"))
+        else if (source.Contains("lm_head.weight"))
             classifier = reader.Matrix("lm_head.weight", cfg.Vocab, dim, "vocab_size × hidden_size");
         else
             throw new ModelFormatException(
-                $"{safetensorsPath}: tensor 'lm_head.weight' is missing, and {configPath} does not set tie_word_embeddings to true " +
+                $"{source.Path}: tensor 'lm_head.weight' is missing, and {configPath} does not set tie_word_embeddings to true " +
                 "(an untied model needs its own classifier)");
 
         var weights = new LlamaWeights { TokenEmbedding = emb, Layers = layers, FinalNorm = finalNorm, Classifier = classifier };
-        return new LlamaModel { Config = cfg, Weights = weights, SourcePath = safetensorsPath, Format = "safetensors" };
+        return new LlamaModel { Config = cfg, Weights = weights, SourcePath = source.Path, Format = "safetensors" };
     }
 
     /// <summary>
@@ -88,7 +99,7 @@ public static class HfLlamaReader
     }
 
     /// <summary>Reads tensors with shape checks whose messages name both files and the config keys behind the shape.</summary>
-    private sealed class TensorReader(SafetensorsFile file, string configPath, LlamaConfig cfg)
+    private sealed class TensorReader(HfTensorSource source, string configPath, LlamaConfig cfg)
     {
         public float[] Matrix(string name, int rows, int cols, string formula) => Read(name, [rows, cols], formula);
 
@@ -96,9 +107,8 @@ public static class HfLlamaReader
 
         private float[] Read(string name, long[] expected, string formula)
         {
-            if (!file.Contains(name))
-                throw new ModelFormatException(
-                    $"{file.Path}: tensor '{name}' is missing (needed by {configPath}: {cfg.Describe()})");
+            var file = source.FileOf(name) ?? throw new ModelFormatException(
+                $"{source.Path}: tensor '{name}' is missing (needed by {configPath}: {cfg.Describe()})");
             var info = file.Info(name);
             if (!info.Shape.SequenceEqual(expected))
                 throw new ModelFormatException(
@@ -118,7 +128,7 @@ public static class HfLlamaReader
         /// </summary>
         public void RejectUnusedLayersAndBiases()
         {
-            foreach (string name in file.Names.Order(StringComparer.Ordinal))
+            foreach (string name in source.Names.Order(StringComparer.Ordinal))
             {
                 if (name.StartsWith("model.layers.", StringComparison.Ordinal))
                 {
@@ -127,11 +137,11 @@ public static class HfLlamaReader
                     if (dot > 0 && int.TryParse(rest.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out int layer)
                         && layer >= cfg.NLayers)
                         throw new ModelFormatException(
-                            $"{file.Path}: holds tensor '{name}' of layer {layer}, but {configPath} sets num_hidden_layers to {cfg.NLayers}");
+                            $"{source.FileOf(name)!.Path}: holds tensor '{name}' of layer {layer}, but {configPath} sets num_hidden_layers to {cfg.NLayers}");
                 }
                 if (name.EndsWith(".bias", StringComparison.Ordinal) && name.StartsWith("model.", StringComparison.Ordinal))
                     throw new ModelFormatException(
-                        $"{file.Path}: tensor '{name}' is a bias; Llama checkpoints with biases are not supported");
+                        $"{source.FileOf(name)!.Path}: tensor '{name}' is a bias; Llama checkpoints with biases are not supported");
             }
         }
     }

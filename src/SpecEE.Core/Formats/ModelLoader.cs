@@ -14,9 +14,11 @@ public static class ModelLoader
     /// <summary>What <see cref="Load"/> accepts, for error messages.</summary>
     public const string AcceptedFormats =
         "a GGUF file (.gguf), a llama2.c legacy checkpoint (.bin, version 0), an HF Llama directory " +
-        "(config.json + model.safetensors), or a .safetensors file with config.json beside it";
+        "(config.json + model.safetensors, or + model.safetensors.index.json and its shards), or a .safetensors file " +
+        "with config.json beside it";
 
     private const int SniffBytes = 64;
+    private const string ShardIndexName = "model.safetensors.index.json";
 
     /// <summary>Loads the model at <paramref name="fileOrDir"/>; every failure is a <see cref="ModelFormatException"/> naming the path.</summary>
     public static LlamaModel Load(string fileOrDir)
@@ -34,7 +36,7 @@ public static class ModelLoader
         // A .gguf without the magic still goes to the GGUF reader, whose error says what the first bytes should be.
         if (IsGgufMagic(head) || ext == ".gguf") return GgufLlamaReader.Load(path);
 
-        if (Path.GetFileName(path) == "config.json") return LoadDirectory(DirectoryOf(path));
+        if (Path.GetFileName(path) is "config.json" or ShardIndexName) return LoadDirectory(DirectoryOf(path));
         if (LooksLikeSafetensors(head, length) || ext == ".safetensors") return LoadSafetensorsBesideConfig(path);
         if (Llama2cReader.HeaderMatchesLength(head, length) || ext == ".bin") return Llama2cReader.Load(path);
         throw new ModelFormatException($"{path}: unknown model format ({length} bytes, starting {Hex(head)}); expected {AcceptedFormats}");
@@ -42,13 +44,14 @@ public static class ModelLoader
 
     /// <summary>
     /// The tokenizer that goes with the model at <paramref name="fileOrDir"/>, or null when none is found:
-    /// for a llama2.c checkpoint of vocabulary V ≠ 32000, llama2.c's custom-vocab name <c>tok{V}.model</c> beside it;
-    /// otherwise <c>tokenizer.model</c> in the model's directory; otherwise, for a GGUF file, the file itself
-    /// (its vocabulary is embedded).
+    /// for a GGUF file, the file itself (llama.cpp embeds the vocabulary); for a llama2.c checkpoint of
+    /// vocabulary V ≠ 32000, llama2.c's custom-vocab name <c>tok{V}.model</c> beside it if present;
+    /// otherwise <c>tokenizer.model</c> in the model's directory.
     /// </summary>
     /// <remarks>
-    /// tok{V}.model wins over tokenizer.model for llama2.c files because llama2.c keeps custom vocabularies
-    /// beside the Llama-2 one (stories260K with tok512.model next to the 32000-piece tokenizer.model).
+    /// The more specific source wins over a tokenizer.model beside the file because such folders mix models:
+    /// tests/fixtures holds stories260K.bin and tinystories-16L-*.gguf (512-piece vocabularies) next to the
+    /// 32000-piece Llama-2 tokenizer.model, and llama2.c keeps tok512.model beside it the same way.
     /// </remarks>
     public static string? FindTokenizer(string fileOrDir)
     {
@@ -57,10 +60,10 @@ public static class ModelLoader
         if (!isDir && !File.Exists(fileOrDir)) return null;
         string dir = isDir ? fileOrDir : DirectoryOf(fileOrDir);
 
-        byte[] head = [];
-        long length = 0;
         if (!isDir)
         {
+            byte[] head;
+            long length;
             try
             {
                 (head, length) = ReadHead(fileOrDir);
@@ -69,6 +72,8 @@ public static class ModelLoader
             {
                 return null;
             }
+            if (IsGgufMagic(head) || Path.GetExtension(fileOrDir).Equals(".gguf", StringComparison.OrdinalIgnoreCase))
+                return fileOrDir;
             if (Llama2cReader.HeaderMatchesLength(head, length) && Llama2cReader.HeaderVocab(head) is int vocab and not 32000)
             {
                 string custom = Path.Combine(dir, $"tok{vocab}.model");
@@ -76,10 +81,7 @@ public static class ModelLoader
             }
         }
         string standard = Path.Combine(dir, "tokenizer.model");
-        if (File.Exists(standard)) return standard;
-        if (!isDir && (IsGgufMagic(head) || Path.GetExtension(fileOrDir).Equals(".gguf", StringComparison.OrdinalIgnoreCase)))
-            return fileOrDir;
-        return null;
+        return File.Exists(standard) ? standard : null;
     }
 
     private static LlamaModel LoadDirectory(string dir)
@@ -91,11 +93,11 @@ public static class ModelLoader
                 $"{dir}: directory has no config.json; a model directory is an HF Llama checkpoint (config.json + model.safetensors). " +
                 $"Accepted: {AcceptedFormats}");
         if (File.Exists(weights)) return HfLlamaReader.Load(config, weights);
-        if (File.Exists(Path.Combine(dir, "model.safetensors.index.json")))
-            throw new ModelFormatException($"{dir}: sharded safetensors checkpoints (model.safetensors.index.json) are not supported; merge the shards into model.safetensors");
+        string index = Path.Combine(dir, ShardIndexName);
+        if (File.Exists(index)) return HfLlamaReader.LoadSharded(config, index);
         var others = Directory.GetFiles(dir, "*.safetensors").Select(Path.GetFileName).ToArray();
         throw new ModelFormatException(
-            $"{dir}: directory has config.json but no model.safetensors" +
+            $"{dir}: directory has config.json but neither model.safetensors nor {ShardIndexName}" +
             (others.Length > 0 ? $" (found {string.Join(", ", others)}; pass the weights file itself)" : ""));
     }
 
@@ -104,7 +106,22 @@ public static class ModelLoader
         string config = Path.Combine(DirectoryOf(path), "config.json");
         if (!File.Exists(config))
             throw new ModelFormatException($"{path}: a safetensors checkpoint needs its config.json beside it, and {config} does not exist");
+        // One shard of a sharded checkpoint means the whole checkpoint its index describes.
+        string index = Path.Combine(DirectoryOf(path), ShardIndexName);
+        if (IndexMentions(index, Path.GetFileName(path))) return HfLlamaReader.LoadSharded(config, index);
         return HfLlamaReader.Load(config, path);
+    }
+
+    private static bool IndexMentions(string index, string shardName)
+    {
+        try
+        {
+            return File.Exists(index) && File.ReadAllText(index).Contains($"\"{shardName}\"", StringComparison.Ordinal);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // an unreadable index: treat the file as a single checkpoint, whose reader reports any problem
+        }
     }
 
     private static (byte[] Head, long Length) ReadHead(string path)

@@ -19,9 +19,18 @@ public sealed record SafetensorInfo(string Name, TensorDType DType, long[] Shape
 /// {name: {dtype, shape, data_offsets:[begin,end]}, "__metadata__": {string: string}}, then the data.
 /// Every offset, size and shape is checked before any data is used; errors name the file and the tensor.
 /// </summary>
+/// <remarks>
+/// <see cref="Open"/> reads only the header; <see cref="ReadF32"/> then reads one tensor at a time from the file,
+/// straight into the result array. So files of any size work (a 7B shard is ~10 GB, over the 2 GiB of one
+/// byte[]), memory peaks at the fp32 weights rather than file + weights, and no handle stays open between calls.
+/// </remarks>
 public sealed class SafetensorsFile
 {
-    private readonly byte[] _bytes;
+    /// <summary>The format's own limit on the JSON header (safetensors rejects larger headers as a DoS guard).</summary>
+    private const ulong MaxHeaderBytes = 100_000_000;
+
+    private readonly byte[]? _bytes; // whole file when built by Parse; null when Open reads tensors from disk
+    private readonly long _fileLength;
     private readonly long _dataStart;
     private readonly Dictionary<string, SafetensorInfo> _tensors;
 
@@ -29,41 +38,61 @@ public sealed class SafetensorsFile
     public IReadOnlyDictionary<string, string> Metadata { get; }
     public IReadOnlyCollection<string> Names => _tensors.Keys;
 
-    private SafetensorsFile(string path, byte[] bytes, long dataStart, Dictionary<string, SafetensorInfo> tensors,
-        Dictionary<string, string> metadata)
+    private SafetensorsFile(string path, byte[]? bytes, long fileLength, long dataStart,
+        Dictionary<string, SafetensorInfo> tensors, Dictionary<string, string> metadata)
     {
-        Path = path; _bytes = bytes; _dataStart = dataStart; _tensors = tensors; Metadata = metadata;
+        Path = path; _bytes = bytes; _fileLength = fileLength; _dataStart = dataStart; _tensors = tensors; Metadata = metadata;
     }
 
+    /// <summary>Reads and checks the header of the file at <paramref name="path"/>; tensor data is read on demand.</summary>
     public static SafetensorsFile Open(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: file not found");
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1);
+            long length = f.Length;
+            Span<byte> prefix = stackalloc byte[8];
+            int got = f.ReadAtLeast(prefix, 8, throwOnEndOfStream: false);
+            ulong headerLen = CheckHeaderLength(path, prefix[..got], length);
+            var header = new byte[headerLen];
+            f.ReadExactly(header);
+            var (tensors, metadata) = ParseHeader(path, header, length - 8 - (long)headerLen);
+            return new SafetensorsFile(path, null, length, 8 + (long)headerLen, tensors, metadata);
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            // Files over 2 GiB land here too (File.ReadAllBytes' limit); they need a memory-mapped reader.
             throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
         }
-        return Parse(path, bytes);
     }
 
+    /// <summary>Parses a safetensors file held in memory; <paramref name="path"/> only names it in errors.</summary>
     public static SafetensorsFile Parse(string path, byte[] bytes)
     {
-        if (bytes.Length < 8) throw new ModelFormatException($"{path}: not a safetensors file (only {bytes.Length} bytes)");
-        ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(bytes);
-        if (headerLen < 2 || headerLen > (ulong)(bytes.Length - 8))
-            throw new ModelFormatException($"{path}: safetensors header length {headerLen} does not fit in a file of {bytes.Length} bytes (truncated or not safetensors)");
-        long dataStart = 8 + (long)headerLen;
-        long dataLen = bytes.Length - dataStart;
+        ulong headerLen = CheckHeaderLength(path, bytes.AsSpan(0, Math.Min(8, bytes.Length)), bytes.Length);
+        var (tensors, metadata) = ParseHeader(path, bytes.AsMemory(8, (int)headerLen), bytes.Length - 8 - (long)headerLen);
+        return new SafetensorsFile(path, bytes, bytes.Length, 8 + (long)headerLen, tensors, metadata);
+    }
+
+    private static ulong CheckHeaderLength(string path, ReadOnlySpan<byte> prefix, long fileLength)
+    {
+        if (prefix.Length < 8) throw new ModelFormatException($"{path}: not a safetensors file (only {fileLength} bytes)");
+        ulong headerLen = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLen < 2 || headerLen > (ulong)(fileLength - 8))
+            throw new ModelFormatException($"{path}: safetensors header length {headerLen} does not fit in a file of {fileLength} bytes (truncated or not safetensors)");
+        if (headerLen > MaxHeaderBytes)
+            throw new ModelFormatException($"{path}: safetensors header length {headerLen} exceeds the format's limit of {MaxHeaderBytes} bytes");
+        return headerLen;
+    }
+
+    private static (Dictionary<string, SafetensorInfo>, Dictionary<string, string>) ParseHeader(
+        string path, ReadOnlyMemory<byte> json, long dataLen)
+    {
         var tensors = new Dictionary<string, SafetensorInfo>(StringComparer.Ordinal);
         var metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         try
         {
-            using var doc = JsonDocument.Parse(bytes.AsMemory(8, (int)headerLen));
+            using var doc = JsonDocument.Parse(json);
             if (doc.RootElement.ValueKind != JsonValueKind.Object)
                 throw new ModelFormatException($"{path}: safetensors header is not a JSON object");
             foreach (var prop in doc.RootElement.EnumerateObject())
@@ -74,6 +103,8 @@ public sealed class SafetensorsFile
                         metadata[m.Name] = m.Value.ValueKind == JsonValueKind.String ? m.Value.GetString()! : m.Value.GetRawText();
                     continue;
                 }
+                if (tensors.ContainsKey(prop.Name))
+                    throw new ModelFormatException($"{path}: safetensors header lists tensor '{prop.Name}' twice");
                 tensors[prop.Name] = ParseEntry(path, prop.Name, prop.Value, dataLen);
             }
         }
@@ -85,7 +116,7 @@ public sealed class SafetensorsFile
         {
             throw new ModelFormatException($"{path}: malformed safetensors header ({e.Message})", e);
         }
-        return new SafetensorsFile(path, bytes, dataStart, tensors, metadata);
+        return (tensors, metadata);
     }
 
     private static SafetensorInfo ParseEntry(string path, string name, JsonElement e, long dataLen)
@@ -127,22 +158,48 @@ public sealed class SafetensorsFile
         var info = Info(name);
         if (!info.Shape.SequenceEqual(expectedShape))
             throw new ModelFormatException($"{Path}: tensor '{name}' has shape {info.ShapeText}, expected [{string.Join(", ", expectedShape)}]");
-        var src = _bytes.AsSpan((int)(_dataStart + info.Begin), (int)(info.End - info.Begin));
+        if (info.ElementCount > Array.MaxLength)
+            throw new ModelFormatException($"{Path}: tensor '{name}' {info.ShapeText} has more elements than one array can hold");
         var dst = new float[info.ElementCount];
-        switch (info.DType)
+        if (info.DType == TensorDType.F32)
         {
-            case TensorDType.F32:
-                MemoryMarshal.Cast<byte, float>(src).CopyTo(dst);
-                break;
-            case TensorDType.F16:
-                var h = MemoryMarshal.Cast<byte, Half>(src);
-                for (int i = 0; i < dst.Length; i++) dst[i] = (float)h[i];
-                break;
-            case TensorDType.BF16:
-                var b = MemoryMarshal.Cast<byte, ushort>(src);
-                for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(b[i] << 16);
-                break;
+            ReadBytes(info, MemoryMarshal.AsBytes(dst.AsSpan())); // little-endian fp32 is the in-memory layout
+            return dst;
         }
+        var bits = new ushort[info.ElementCount];
+        ReadBytes(info, MemoryMarshal.AsBytes(bits.AsSpan()));
+        if (info.DType == TensorDType.F16)
+            for (int i = 0; i < dst.Length; i++) dst[i] = (float)BitConverter.UInt16BitsToHalf(bits[i]);
+        else // BF16 is the top half of an fp32
+            for (int i = 0; i < dst.Length; i++) dst[i] = BitConverter.Int32BitsToSingle(bits[i] << 16);
         return dst;
+    }
+
+    /// <summary>The stored bytes of one tensor, from memory or (for <see cref="Open"/>) from the file, which must not have changed.</summary>
+    private void ReadBytes(SafetensorInfo info, Span<byte> dst)
+    {
+        long offset = _dataStart + info.Begin;
+        if (_bytes != null)
+        {
+            _bytes.AsSpan((int)offset, dst.Length).CopyTo(dst);
+            return;
+        }
+        try
+        {
+            using var handle = File.OpenHandle(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
+            if (RandomAccess.GetLength(handle) != _fileLength)
+                throw new ModelFormatException($"{Path}: file changed size since it was opened ({_fileLength} bytes then, {RandomAccess.GetLength(handle)} now)");
+            int done = 0;
+            while (done < dst.Length)
+            {
+                int n = RandomAccess.Read(handle, dst[done..], offset + done);
+                if (n == 0) throw new ModelFormatException($"{Path}: tensor '{info.Name}' ends early: the file was truncated after it was opened");
+                done += n;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException($"{Path}: cannot read tensor '{info.Name}' ({e.Message})", e);
+        }
     }
 }

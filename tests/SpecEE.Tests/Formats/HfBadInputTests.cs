@@ -195,6 +195,40 @@ public class HfBadInputTests
     }
 
     [Test]
+    public void Safetensors_DuplicateTensorName()
+    {
+        // JSON allows repeated keys; a second entry for the same tensor would silently shadow the first.
+        string dir = WithWeightBytes(b =>
+        {
+            int n = (int)BinaryPrimitives.ReadUInt64LittleEndian(b);
+            string json = System.Text.Encoding.UTF8.GetString(b, 8, n).Replace("\"lm_head.weight\"", "\"model.embed_tokens.weight\"");
+            byte[] header = System.Text.Encoding.UTF8.GetBytes(json);
+            Assert.That(header, Has.Length.EqualTo(n + "model.embed_tokens.weight".Length - "lm_head.weight".Length));
+            byte[] file = new byte[8 + header.Length + b.Length - 8 - n];
+            BinaryPrimitives.WriteUInt64LittleEndian(file, (ulong)header.Length);
+            header.CopyTo(file, 8);
+            b.AsSpan(8 + n).CopyTo(file.AsSpan(8 + header.Length));
+            return file;
+        });
+        Assert.That(LoadFails(dir, Weights(dir)), Does.Contain("lists tensor 'model.embed_tokens.weight' twice"));
+    }
+
+    [Test]
+    public void Safetensors_HeaderLongerThanTheFormatAllows()
+    {
+        // A 100 MB + 1 header must be refused before it is allocated (the file itself is sparse, so this stays cheap).
+        string dir = _files.CopyHfModel();
+        using (var f = new FileStream(Weights(dir), FileMode.Create))
+        {
+            Span<byte> len = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt64LittleEndian(len, 100_000_001);
+            f.Write(len);
+            f.SetLength(8 + 100_000_001 + 16);
+        }
+        Assert.That(LoadFails(dir, Weights(dir)), Does.Contain("exceeds the format's limit of 100000000 bytes"));
+    }
+
+    [Test]
     public void Safetensors_ExtraLayerBeyondConfig()
     {
         string dir = _files.CopyHfModelWithConfig(c => c["num_hidden_layers"] = 15);
@@ -252,7 +286,11 @@ public class HfBadInputTests
     [TestCase("bos_token_id", "[]", "key 'bos_token_id' must be an integer token id")]
     [TestCase("model_type", "\"gpt2\"", "key 'model_type' is \"gpt2\"")]
     [TestCase("hidden_act", "\"gelu\"", "key 'hidden_act' is \"gelu\"")]
-    [TestCase("rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}", "key 'rope_scaling' is set")]
+    [TestCase("rope_scaling", "{\"type\": \"linear\", \"factor\": 2.0}", "key 'rope_scaling' asks for RoPE type \"linear\"")]
+    [TestCase("rope_scaling", "{\"factor\": 2.0}", "key 'rope_scaling' is set without a rope_type")]
+    [TestCase("rope_scaling", "8", "key 'rope_scaling' must be an object, got 8 (number)")]
+    [TestCase("rope_parameters", "{\"rope_type\": \"llama3\", \"rope_theta\": 500000.0}", "key 'rope_parameters' asks for RoPE type \"llama3\"")]
+    [TestCase("rope_parameters", "{\"rope_type\": \"default\", \"rope_theta\": 0}", "key 'rope_parameters.rope_theta' must be a positive finite number")]
     [TestCase("attention_bias", "true", "key 'attention_bias' is true")]
     [TestCase("head_dim", "64", "key 'head_dim' (64) differs from hidden_size / num_attention_heads (32)")]
     public void Config_BadValue_NamesConfigAndKey(string key, string json, string expected)
@@ -300,7 +338,7 @@ public class HfBadInputTests
     {
         string dir = _files.CopyHfModel();
         File.Move(Weights(dir), Path.Combine(dir, "other.safetensors"));
-        Assert.That(LoadFails(dir, dir), Does.Contain("no model.safetensors (found other.safetensors"));
+        Assert.That(LoadFails(dir, dir), Does.Contain("neither model.safetensors nor model.safetensors.index.json (found other.safetensors"));
     }
 
     [Test]

@@ -124,6 +124,31 @@ public class HfLlamaReaderTests
     }
 
     [Test]
+    public void Transformers5RopeParameters_ThetaIsReadFromThere()
+    {
+        string dir = _files.CopyHfModelWithConfig(c =>
+        {
+            c.Remove("rope_theta");
+            c["rope_scaling"] = null;
+            c["rope_parameters"] = new System.Text.Json.Nodes.JsonObject { ["rope_type"] = "default", ["rope_theta"] = 20000.0 };
+            c["eos_token_id"] = new System.Text.Json.Nodes.JsonArray(2, 7); // newer configs list several EOS ids
+        });
+        var c = ModelLoader.Load(dir).Config;
+        Assert.That(c.RopeTheta, Is.EqualTo(20000f));
+        Assert.That(c.EosId, Is.EqualTo(2));
+    }
+
+    [Test]
+    public void OptionalKeysMissing_TakeTransformersDefaults()
+    {
+        string[] optional = ["max_position_embeddings", "rms_norm_eps", "rope_theta", "bos_token_id", "eos_token_id", "model_type", "hidden_act"];
+        string dir = _files.CopyHfModelWithConfig(c => { foreach (string k in optional) c.Remove(k); });
+        var c = ModelLoader.Load(dir).Config;
+        // transformers' LlamaConfig defaults: 2048 positions, eps 1e-6, theta 10000, BOS 1, EOS 2.
+        Assert.That((c.MaxSeq, c.NormEps, c.RopeTheta, c.BosId, c.EosId), Is.EqualTo((2048, 1e-6f, 10000f, 1, 2)));
+    }
+
+    [Test]
     public void TiedConfig_WithoutLmHead_SharesTheEmbedding()
     {
         string dir = _files.CopyHfModelWithHeader(h => h.Remove("lm_head.weight"));

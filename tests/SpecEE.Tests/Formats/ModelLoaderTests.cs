@@ -70,6 +70,33 @@ public class ModelLoaderTests
     }
 
     [Test]
+    public void Gguf_IsRecognisedByMagicWhateverItsName_AndMatchesTheHfConfig()
+    {
+        string path = _files.Write("weights.bin", File.ReadAllBytes(TestPaths.Fixture("tinystories-16L-q8_0.gguf")));
+        var model = ModelLoader.Load(path);
+        Assert.That(model.Format, Is.EqualTo("gguf"));
+        Assert.That(model.Config with { MaxSeq = 0 }, Is.EqualTo(ModelLoader.Load(TestPaths.DefaultModelDir).Config with { MaxSeq = 0 }));
+    }
+
+    [Test]
+    public void Gguf_DamagedMagic_StillReportedByTheGgufReader()
+    {
+        var bytes = File.ReadAllBytes(TestPaths.Fixture("tinystories-16L-q8_0.gguf"));
+        bytes[0] = (byte)'X';
+        string path = _files.Write("model.gguf", bytes);
+        var e = Assert.Throws<Core.ModelFormatException>(() => ModelLoader.Load(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("GGUF"));
+    }
+
+    [Test]
+    public void Gguf_VocabularyOnlyFile_IsNotAModel()
+    {
+        string path = TestPaths.Fixture("ggml-vocab-llama-spm.gguf");
+        var e = Assert.Throws<Core.ModelFormatException>(() => ModelLoader.Load(path))!;
+        Assert.That(e.Message, Does.StartWith(path).And.Contain("no tensors"));
+    }
+
+    [Test]
     public void FindTokenizer_Llama2cCustomVocab_PrefersTokVocabModelOverTokenizerModel()
     {
         // tests/fixtures holds both tok512.model and the 32000-piece tokenizer.model; stories260K has vocab 512.
@@ -98,10 +125,14 @@ public class ModelLoaderTests
     }
 
     [Test]
-    public void FindTokenizer_GgufWithoutTokenizerModelBeside_ReturnsTheGgufItself()
+    public void FindTokenizer_Gguf_ReturnsTheGgufItselfEvenBesideTokenizerModel()
     {
-        string gguf = _files.Write("m.gguf", File.ReadAllBytes(TestPaths.Fixture("ggml-vocab-llama-spm.gguf")));
+        // The fixture folder's tokenizer.model is Llama-2's 32000 pieces; the GGUF embeds its own 512-piece vocabulary.
+        string gguf = TestPaths.Fixture("tinystories-16L-q8_0.gguf");
+        Assert.That(File.Exists(Path.Combine(Path.GetDirectoryName(gguf)!, "tokenizer.model")), Is.True);
         Assert.That(ModelLoader.FindTokenizer(gguf), Is.EqualTo(gguf));
+        string renamed = _files.Write("m.bin", File.ReadAllBytes(TestPaths.Fixture("ggml-vocab-llama-spm.gguf")));
+        Assert.That(ModelLoader.FindTokenizer(renamed), Is.EqualTo(renamed), "recognised by its magic");
     }
 
     [Test]
