@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using SpecEE.Core;
 using SpecEE.Core.Model;
-using SpecEE.Core.SpecEE;
+using SpecEE.Core.EarlyExit;
 
 namespace SpecEE.Cpu;
 

@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// xoshiro256** seeded through SplitMix64 (Blackman and Vigna): our own generator so that training results depend

@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// Counters of one <see cref="ExitPolicy"/>: what performance engineers need to see where SpecEE's time goes

@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>Where a <see cref="PredictorSet"/>'s offline layer set came from.</summary>
 public enum OfflineSetOrigin

@@ -1,8 +1,8 @@
 using SpecEE.Core;
 using SpecEE.Core.Formats;
-using SpecEE.Core.SpecEE;
+using SpecEE.Core.EarlyExit;
 
-namespace SpecEE.Tests.SpecEE;
+namespace SpecEE.Tests.EarlyExit;
 
 public class EagleWeightsTests
 {

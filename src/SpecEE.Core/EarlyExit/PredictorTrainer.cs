@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>Hyper-parameters of predictor training. Defaults are SpecEE's (AutoEE <c>Classifier/train.py</c>).</summary>
 public sealed record PredictorTrainingOptions

@@ -1,6 +1,6 @@
-using SpecEE.Core.SpecEE;
+using SpecEE.Core.EarlyExit;
 
-namespace SpecEE.Tests.SpecEE;
+namespace SpecEE.Tests.EarlyExit;
 
 public class ExitPolicyTests
 {

@@ -1,6 +1,6 @@
 using System.Numerics;
 
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// One SpecEE exit predictor: <c>sigmoid(down · ReLU(up · x + upBias) + downBias)</c> on the 12 features

@@ -1,7 +1,7 @@
 using System.Numerics;
 using System.Numerics.Tensors;
 
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// Parameters, gradients and the per-row forward/backward of one predictor MLP during training.

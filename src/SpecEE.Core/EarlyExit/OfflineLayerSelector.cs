@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>A chosen offline set with the share of counted exits it covers.</summary>
 public sealed record OfflineSelection(IReadOnlyList<int> Layers, double Coverage, long Exits, long Positions);

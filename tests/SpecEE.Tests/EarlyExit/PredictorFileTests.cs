@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text.Json;
 using SpecEE.Core;
-using SpecEE.Core.SpecEE;
+using SpecEE.Core.EarlyExit;
 
-namespace SpecEE.Tests.SpecEE;
+namespace SpecEE.Tests.EarlyExit;
 
 public class PredictorFileTests
 {
@@ -138,7 +138,7 @@ public class PredictorFileTests
     [Test]
     public void IncompletePredictor_IsAClearError()
     {
-        var w = new global::SpecEE.Core.Formats.SafetensorsWriter();
+        var w = new SpecEE.Core.Formats.SafetensorsWriter();
         w.AddF32("model.layers.0.pred.up.weight", new float[8 * 12], 8, 12);
         w.AddF32("model.layers.0.pred.up.bias", new float[8], 8);
         w.AddF32("model.layers.0.pred.down.weight", new float[8], 1, 8);
@@ -147,7 +147,7 @@ public class PredictorFileTests
         var e = Assert.Throws<ModelFormatException>(() => PredictorSetFile.Read(file, nLayers: 4))!;
         Assert.That(e.Message, Does.Contain("model.layers.0.pred.down.bias").And.Contain("partial.safetensors"));
 
-        var bad = new global::SpecEE.Core.Formats.SafetensorsWriter();
+        var bad = new SpecEE.Core.Formats.SafetensorsWriter();
         bad.AddF32("model.layers.0.pred.up.weight", new float[8 * 4104], 8, 4104);
         string file2 = TestPaths.TempFile("wide.safetensors");
         bad.Save(file2);

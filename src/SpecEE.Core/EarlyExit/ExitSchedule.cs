@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// SpecEE's two-level heuristic predictor schedule: which layers run a predictor in the next decode step.

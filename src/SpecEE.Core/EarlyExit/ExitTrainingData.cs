@@ -1,7 +1,7 @@
 using System.Globalization;
 using SpecEE.Core.Formats;
 
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// What a dense run with EAGLE records per decode step to train predictors and pick the offline set, without

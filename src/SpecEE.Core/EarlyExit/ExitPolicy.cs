@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// The SpecEE decision logic of one generation stream, for a backend's layer loop to drive (host-side; a device

@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// SpecEE's verified exit (paper §4.3.3, Fig. 9; official cloud and PC code): when the predictor at layer ℓ fires,

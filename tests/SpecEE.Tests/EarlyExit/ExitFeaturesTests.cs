@@ -1,6 +1,6 @@
-using SpecEE.Core.SpecEE;
+using SpecEE.Core.EarlyExit;
 
-namespace SpecEE.Tests.SpecEE;
+namespace SpecEE.Tests.EarlyExit;
 
 public class ExitFeaturesTests
 {
@@ -76,6 +76,6 @@ public class ExitFeaturesTests
         ExitFeatures.CandidateLogits(head, dim, [4, 0, 2, 3], h, z);
         // z = 2v + 10 − 0.5v = 1.5v + 10
         Assert.That(z, Is.EqualTo(new[] { 16f, 10f, 13f, 14.5f }));
-        Assert.Throws<global::SpecEE.Core.InvalidRequestException>(() => ExitFeatures.CandidateLogits(head, dim, [5, 0, 1, 2], h, z));
+        Assert.Throws<SpecEE.Core.InvalidRequestException>(() => ExitFeatures.CandidateLogits(head, dim, [5, 0, 1, 2], h, z));
     }
 }

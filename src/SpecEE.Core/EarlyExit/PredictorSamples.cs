@@ -1,4 +1,4 @@
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// Training rows for the exit predictors, per layer: 12 features and a label each. Label 1 = the final-normed

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using SpecEE.Core.Formats;
 
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// Reads and writes <see cref="PredictorSet"/>s as safetensors with SpecEE's tensor names (those of the official

@@ -2,7 +2,7 @@ using System.Text.Json;
 using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 
-namespace SpecEE.Core.SpecEE;
+namespace SpecEE.Core.EarlyExit;
 
 /// <summary>
 /// Weights of an EAGLE-1 draft head (Li et al., 2024; the head SpecEE takes its 4 candidates from), fp32:

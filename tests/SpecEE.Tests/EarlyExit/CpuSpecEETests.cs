@@ -1,0 +1,87 @@
+using System.Text.Json;
+using SpecEE.Core.Formats;
+using SpecEE.Core.Model;
+using SpecEE.Core.EarlyExit;
+using SpecEE.Cpu;
+
+namespace SpecEE.Tests.EarlyExit;
+
+public class CpuSpecEETests
+{
+    private static LlamaModel? _model;
+    private static EagleWeights? _eagle;
+    private static LlamaModel Model => _model ??= ModelLoader.Load(TestPaths.DefaultModelDir);
+    private static EagleWeights Eagle => _eagle ??= EagleWeights.LoadDirectory(TestPaths.DefaultModelDir);
+
+    private static int[] Ref(string key)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("tinystories-16L_reference.json")));
+        return json.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
+    }
+
+    // Predictors whose sigmoid output is constant: down bias ±20, zero weights.
+    private static PredictorSet Constant(bool fire, int nLayers)
+    {
+        var p = new ExitPredictor(new float[12], [0f], [0f], fire ? 20f : -20f);
+        return new PredictorSet(nLayers, Enumerable.Repeat<ExitPredictor?>(p, nLayers - 1).ToArray(), offlineLayers: null);
+    }
+
+    private static (CpuSpecEE Engine, CpuLlama Llama) Make(ExitPolicy? policy)
+    {
+        var llama = new CpuLlama(Model, maxSeq: 160, threads: 1);
+        return (new CpuSpecEE(llama, Model, new EagleHead(Eagle, Model, maxSeq: 160), policy), llama);
+    }
+
+    [Test]
+    public void Dense_And_NeverFiring_ReproduceTheReferenceGreedyText()
+    {
+        int[] prompt = Ref("prompt_ids_with_bos"), expected = Ref("greedy_128_ids")[..40];
+        var (dense, l1) = Make(null);
+        using (l1) Assert.That(dense.Generate(prompt, 40, stopAtEos: false), Is.EqualTo(expected));
+
+        var policy = new ExitPolicy(Constant(fire: false, Model.Config.NLayers));
+        var (never, l2) = Make(policy);
+        using (l2) Assert.That(never.Generate(prompt, 40, stopAtEos: false), Is.EqualTo(expected));
+        Assert.That(policy.Statistics.Fires, Is.Zero);
+        Assert.That(policy.Statistics.PredictorRuns, Is.GreaterThan(39 * 15 - 1), "all 15 layers scheduled (offline = all)");
+        Assert.That(policy.Statistics.AverageLayers, Is.EqualTo(16));
+    }
+
+    [Test]
+    public void FirstDecodeStep_ExitsAtTheFirstLayerWhoseArgmaxIsACandidate()
+    {
+        int[] prompt = Ref("prompt_ids_with_bos"), top4 = Ref("eagle_prompt_top4_after_first_greedy");
+        int g1 = Ref("greedy_128_ids")[0], L = Model.Config.NLayers, n = prompt.Length;
+
+        // Independent per-layer argmax of the first decode step (input g1 at position n), dense, layer by layer.
+        int expectLayer = L - 1, expectToken = -1;
+        using (var probe = new CpuLlama(Model, maxSeq: 64, threads: 1))
+        {
+            for (int i = 0; i < n; i++) probe.Forward(prompt[i], i);
+            var normed = new float[Model.Config.Dim];
+            var logits = new float[Model.Config.Vocab];
+            probe.Embed(g1);
+            for (int l = 0; l < L - 1; l++)
+            {
+                probe.Layer(l, n);
+                probe.FinalNorm(probe.Hidden, normed);
+                probe.Logits(normed, logits);
+                int a = ExitRule.Argmax(logits);
+                if (top4.Contains(a)) { expectLayer = l; expectToken = a; break; }
+            }
+        }
+        Assume.That(expectLayer, Is.LessThan(L - 1), "the reference step has a verifiable layer");
+
+        var policy = new ExitPolicy(Constant(fire: true, L)); // every layer scheduled and firing
+        var (engine, llama) = Make(policy);
+        using (llama)
+        {
+            int[] tokens = engine.Generate(prompt, 2, stopAtEos: false);
+            Assert.That(tokens[0], Is.EqualTo(g1));
+            Assert.That(engine.ExitLayers[1], Is.EqualTo(expectLayer));
+            Assert.That(tokens[1], Is.EqualTo(expectToken));
+            Assert.That(llama.Kv.Depth[n], Is.EqualTo(expectLayer + 1), "the exited position is committed with its depth");
+        }
+        Assert.That(policy.Statistics.Fires - policy.Statistics.Rejections, Is.EqualTo(1));
+    }
+}
