@@ -56,6 +56,16 @@ public sealed class ExitTrainingData
         _final.Add(finalToken);
     }
 
+    /// <summary>The 4 candidates recorded for <paramref name="step"/>.</summary>
+    public ReadOnlySpan<int> Candidates(int step) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_candidates).Slice(step * C, C);
+
+    /// <summary>Full-vocabulary argmax after each layer 0..L−2 at <paramref name="step"/>.</summary>
+    public ReadOnlySpan<int> LayerArgmax(int step) =>
+        System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_argmax).Slice(step * (NLayers - 1), NLayers - 1);
+
+    /// <summary>The token the full model output at <paramref name="step"/>.</summary>
+    public int FinalToken(int step) => _final[step];
+
     /// <summary>Training rows for every layer 0..L−2 (Δ against the previous layer; label = layer argmax is final).</summary>
     public PredictorSamples ToSamples()
     {

@@ -84,4 +84,38 @@ public class CpuSpecEETests
         }
         Assert.That(policy.Statistics.Fires - policy.Statistics.Rejections, Is.EqualTo(1));
     }
+
+    [Test]
+    public void CollectTrainingData_RecordsTheDenseTrajectory()
+    {
+        int[] prompt = Ref("prompt_ids_with_bos"), greedy = Ref("greedy_128_ids"), top4 = Ref("eagle_prompt_top4_after_first_greedy");
+        int L = Model.Config.NLayers, n = prompt.Length;
+        var data = new ExitTrainingData(L);
+        var (engine, llama) = Make(null);
+        using (llama) Assert.That(engine.CollectTrainingData(prompt, 24, data, stopAtEos: false), Is.EqualTo(greedy[..24]));
+        Assert.That(data.Steps, Is.EqualTo(23), "one record per decode step; the first token comes from the prefill");
+        for (int s = 0; s < 23; s++) Assert.That(data.FinalToken(s), Is.EqualTo(greedy[s + 1]), $"step {s}");
+        Assert.That(data.Candidates(0).ToArray(), Is.EqualTo(top4));
+
+        // per-layer argmax of step 0, probed independently layer by layer
+        var probeArgmax = new int[L - 1];
+        using (var probe = new CpuLlama(Model, maxSeq: 64, threads: 1))
+        {
+            for (int i = 0; i < n; i++) probe.Forward(prompt[i], i);
+            var normed = new float[Model.Config.Dim];
+            var logits = new float[Model.Config.Vocab];
+            probe.Embed(greedy[0]);
+            for (int l = 0; l < L - 1; l++)
+            {
+                probe.Layer(l, n);
+                probe.FinalNorm(probe.Hidden, normed);
+                probe.Logits(normed, logits);
+                probeArgmax[l] = ExitRule.Argmax(logits);
+            }
+        }
+        Assert.That(data.LayerArgmax(0).ToArray(), Is.EqualTo(probeArgmax));
+        var samples = data.ToSamples();
+        for (int l = 0; l < L - 1; l++)
+            Assert.That(samples.Layer(l).Labels[0], Is.EqualTo(probeArgmax[l] == greedy[1]), $"label of layer {l}");
+    }
 }
