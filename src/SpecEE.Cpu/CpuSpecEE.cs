@@ -61,16 +61,19 @@ public sealed class CpuSpecEE
             output.Add(token);
             onToken?.Invoke(token);
             if (output.Count >= maxNewTokens || (stopAtEos && token == _llama.Config.EosId) || pos >= Math.Min(_llama.MaxSeq, _eagle.MaxSeq)) break;
-            token = DecodeStep(token, pos, out int exit);
+            int next = RunStep(token, pos, out int exit);
+            Draft(next, pos); // EAGLE on (this step's feature — the exit layer's normed state — and the emitted token)
+            token = next;
             _exitLayers.Add(exit);
             pos++;
         }
         return output.ToArray();
     }
 
-    // Dense forward of the prompt, EAGLE prefill on (feature i, token i+1), then EAGLE on (last feature, first
-    // token). Returns the first generated token. Stepwise so every position's normed state is at hand for EAGLE.
-    private int Prefill(ReadOnlySpan<int> prompt)
+    // Dense forward of the prompt, EAGLE prefill on (feature i, token i+1), then EAGLE on (last feature, next
+    // token): the first generated token, or forcedNext when scoring a given text. Returns the model's argmax.
+    // Stepwise so every position's normed state is at hand for EAGLE.
+    private int Prefill(ReadOnlySpan<int> prompt, int forcedNext = -1)
     {
         if (prompt.IsEmpty) throw new InvalidRequestException("the prompt needs at least one token (BOS)");
         if (prompt.Length >= Math.Min(_llama.MaxSeq, _eagle.MaxSeq))
@@ -87,12 +90,13 @@ public sealed class CpuSpecEE
             if (i == prompt.Length - 1) first = ExitRule.Argmax(logits);
         }
         Policy?.RecordPrefill();
-        Draft(first, prompt.Length - 1);
+        Draft(forcedNext >= 0 ? forcedNext : first, prompt.Length - 1);
         return first;
     }
 
-    // One decode step: input token at pos; returns the output token and the last layer run.
-    private int DecodeStep(int input, int pos, out int exitLayer)
+    // One decode step through the base model: input token at pos; returns the output token and the last layer
+    // run. Leaves the step's feature in _normed and the logits it decided on (exit layer or final) in _logits.
+    private int RunStep(int input, int pos, out int exitLayer)
     {
         int L = _llama.Config.NLayers, dim = _llama.Config.Dim;
         var policy = Policy;
@@ -119,9 +123,45 @@ public sealed class CpuSpecEE
         }
         _llama.Commit(pos, exitLayer + 1);
         policy?.EndStep(exitLayer);
-        // EAGLE consumes (feature of this step — the exit layer's normed state — and the emitted token) at pos.
-        Draft(output, pos);
         return output;
+    }
+
+    /// <summary>
+    /// Teacher-forced scoring of a token sequence (BOS first): position 0 runs densely as a prefill, every later
+    /// position runs a SpecEE step with the text's token as input, and the logits it decided on — the exit
+    /// layer's when it exited, as SpecEE's PC build hands them to the sampler — score the next token.
+    /// With no policy this is the dense model's NLL. Exits change later KV (skipped layers), as in generation.
+    /// </summary>
+    public SpecEEScore Score(ReadOnlySpan<int> tokens)
+    {
+        int n = tokens.Length, L = _llama.Config.NLayers;
+        if (n < 2) throw new InvalidRequestException("scoring needs at least 2 tokens");
+        if (n > Math.Min(_llama.MaxSeq, _eagle.MaxSeq))
+            throw new InvalidRequestException($"{n} tokens exceed the context of {Math.Min(_llama.MaxSeq, _eagle.MaxSeq)}");
+        Prefill(tokens[..1], forcedNext: tokens[1]);
+        var first = _llama.LastLogits;
+        double nll = Nll(first, tokens[1]);
+        int correct = ExitRule.Argmax(first) == tokens[1] ? 1 : 0;
+        long layers = 0;
+        for (int pos = 1; pos + 1 < n; pos++)
+        {
+            int output = RunStep(tokens[pos], pos, out int exit);
+            nll += Nll(_logits, tokens[pos + 1]);
+            if (output == tokens[pos + 1]) correct++;
+            layers += exit + 1;
+            Draft(tokens[pos + 1], pos);
+        }
+        int decodeSteps = n - 2;
+        return new SpecEEScore(n - 1, nll, correct, decodeSteps, decodeSteps == 0 ? L : layers / (double)decodeSteps);
+    }
+
+    // −log softmax(logits)[target], in fp64 with the max subtracted.
+    private static double Nll(ReadOnlySpan<float> logits, int target)
+    {
+        float max = logits[ExitRule.Argmax(logits)];
+        double sum = 0;
+        foreach (float v in logits) sum += Math.Exp(v - max);
+        return Math.Log(sum) + max - logits[target];
     }
 
     /// <summary>
@@ -171,4 +211,18 @@ public sealed class CpuSpecEE
         _llama.Logits(_eagle.Output, _logits);
         EagleHead.TopK(_logits, _candidates);
     }
+}
+
+/// <summary>Result of <see cref="CpuSpecEE.Score"/>.</summary>
+/// <param name="Predicted">tokens scored (sequence length − 1)</param>
+/// <param name="TotalNll">Σ −log p(next token), nats</param>
+/// <param name="Correct">positions whose emitted token equals the text's next token</param>
+/// <param name="DecodeSteps">positions that ran a SpecEE step (all but the prefill)</param>
+/// <param name="AverageLayers">mean layers executed per decode step</param>
+public sealed record SpecEEScore(int Predicted, double TotalNll, int Correct, int DecodeSteps, double AverageLayers)
+{
+    /// <summary>Mean NLL per scored token (nats).</summary>
+    public double MeanNll => TotalNll / Predicted;
+    /// <summary>Share of scored tokens the engine would have emitted itself.</summary>
+    public double Accuracy => Correct / (double)Predicted;
 }

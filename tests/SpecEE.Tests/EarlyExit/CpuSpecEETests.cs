@@ -118,4 +118,39 @@ public class CpuSpecEETests
         for (int l = 0; l < L - 1; l++)
             Assert.That(samples.Layer(l).Labels[0], Is.EqualTo(probeArgmax[l] == greedy[1]), $"label of layer {l}");
     }
+
+    [Test]
+    public void Score_DenseEqualsBatchedPrefillNll_AndNeverFiringEqualsDense()
+    {
+        var tok = SpecEE.Core.Text.TextTokenizer.Load(Path.Combine(TestPaths.DefaultModelDir, "tokenizer.model"));
+        var chunks = File.ReadAllText(TestPaths.Fixture("tinystories_valid_head.txt")).Split("\n\n")
+            .Select(c => tok.Encode(c.Trim(), addBos: false)).Where(ids => ids.Length > 8).Take(2)
+            .Select(ids => (int[])[Model.Config.BosId, .. ids.Take(95)]).ToArray();
+        int vocab = Model.Config.Vocab;
+        foreach (int[] seq in chunks)
+        {
+            // independent reference: the batched prefill's logits at every position
+            double expected = 0;
+            using (var probe = new CpuLlama(Model, maxSeq: 160, threads: 1))
+            {
+                var logits = new float[seq.Length * vocab];
+                probe.Prefill(seq, 0, logits);
+                for (int t = 0; t + 1 < seq.Length; t++)
+                {
+                    var row = logits.AsSpan(t * vocab, vocab).ToArray();
+                    double max = row.Max();
+                    expected += Math.Log(row.Sum(v => Math.Exp(v - max))) + max - row[seq[t + 1]];
+                }
+            }
+            var (dense, l1) = Make(null);
+            SpecEEScore d;
+            using (l1) d = dense.Score(seq);
+            Assert.That(d.Predicted, Is.EqualTo(seq.Length - 1));
+            Assert.That(d.TotalNll, Is.EqualTo(expected).Within(1e-3 * seq.Length));
+            Assert.That(d.AverageLayers, Is.EqualTo(16));
+
+            var (never, l2) = Make(new ExitPolicy(Constant(fire: false, Model.Config.NLayers)));
+            using (l2) Assert.That(never.Score(seq), Is.EqualTo(d));
+        }
+    }
 }
