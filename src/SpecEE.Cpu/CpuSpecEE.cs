@@ -36,6 +36,8 @@ public sealed class CpuSpecEE
         _llama = llama ?? throw new ArgumentNullException(nameof(llama));
         _eagle = eagle ?? throw new ArgumentNullException(nameof(eagle));
         ArgumentNullException.ThrowIfNull(model);
+        if (model.Config != llama.Config)
+            throw new InvalidRequestException($"the LM-head model ({model.Config.Describe()}) is not the model the runner holds ({llama.Config.Describe()})");
         if (policy != null && policy.NLayers != llama.Config.NLayers)
             throw new InvalidRequestException($"predictors are for a {policy.NLayers}-layer model, this model has {llama.Config.NLayers} layers");
         Policy = policy;
@@ -50,6 +52,7 @@ public sealed class CpuSpecEE
     /// </summary>
     public int[] Generate(ReadOnlySpan<int> prompt, int maxNewTokens, Action<int>? onToken = null, bool stopAtEos = true)
     {
+        if (maxNewTokens < 1) throw new InvalidRequestException($"maxNewTokens must be ≥ 1, got {maxNewTokens}");
         int token = Prefill(prompt);
         var output = new List<int>();
         _exitLayers.Clear();
