@@ -7,7 +7,7 @@ namespace SpecEE.Cpu;
 /// <summary>
 /// SpecEE greedy decoding on the CPU: the base model's layer loop with the exit policy after scheduled layers,
 /// EAGLE-1 proposing the 4 candidates for the next step, skipped layers masked out of later attention
-/// (<see cref="KvCache.Depth"/>). Without a policy it decodes densely with the same code path (the baseline).
+/// (<see cref="KvCache.Depth"/>). Without a policy it decodes densely with the same layer loop and no EAGLE (the baseline).
 /// Not thread-safe; it drives one <see cref="CpuLlama"/> and one <see cref="EagleHead"/>.
 /// </summary>
 public sealed class CpuSpecEE
@@ -65,7 +65,7 @@ public sealed class CpuSpecEE
             onToken?.Invoke(token);
             if (output.Count >= maxNewTokens || (stopAtEos && token == _llama.Config.EosId) || pos >= Math.Min(_llama.MaxSeq, _eagle.MaxSeq)) break;
             int next = RunStep(token, pos, out int exit);
-            Draft(next, pos); // EAGLE on (this step's feature — the exit layer's normed state — and the emitted token)
+            if (Policy != null) Draft(next, pos); // EAGLE on (this step's feature — the exit layer's normed state — and the emitted token)
             token = next;
             _exitLayers.Add(exit);
             pos++;
@@ -76,7 +76,8 @@ public sealed class CpuSpecEE
     // Dense forward of the prompt, EAGLE prefill on (feature i, token i+1), then EAGLE on (last feature, next
     // token): the first generated token, or forcedNext when scoring a given text. Returns the model's argmax.
     // Stepwise so every position's normed state is at hand for EAGLE.
-    private int Prefill(ReadOnlySpan<int> prompt, int forcedNext = -1)
+    // Without a policy (dense baseline) EAGLE is skipped entirely unless draft is forced (training-data collection).
+    private int Prefill(ReadOnlySpan<int> prompt, int forcedNext = -1, bool draft = false)
     {
         if (prompt.IsEmpty) throw new InvalidRequestException("the prompt needs at least one token (BOS)");
         if (prompt.Length >= Math.Min(_llama.MaxSeq, _eagle.MaxSeq))
@@ -88,12 +89,12 @@ public sealed class CpuSpecEE
         for (int i = 0; i < prompt.Length; i++)
         {
             var logits = _llama.Forward(prompt[i], i);
-            if (i > 0) _eagle.Step(prompt[i], _normed, i - 1); // pairs (feature i−1, token i)
+            if (i > 0 && (draft || Policy != null)) _eagle.Step(prompt[i], _normed, i - 1); // pairs (feature i−1, token i)
             _llama.FinalNorm(_llama.Hidden, _normed);
             if (i == prompt.Length - 1) first = ExitRule.Argmax(logits);
         }
         Policy?.RecordPrefill();
-        Draft(forcedNext >= 0 ? forcedNext : first, prompt.Length - 1);
+        if (draft || Policy != null) Draft(forcedNext >= 0 ? forcedNext : first, prompt.Length - 1);
         return first;
     }
 
@@ -152,7 +153,7 @@ public sealed class CpuSpecEE
             nll += Nll(_logits, tokens[pos + 1]);
             if (output == tokens[pos + 1]) correct++;
             layers += exit + 1;
-            Draft(tokens[pos + 1], pos);
+            if (Policy != null) Draft(tokens[pos + 1], pos);
         }
         int decodeSteps = n - 2;
         return new SpecEEScore(n - 1, nll, correct, decodeSteps, decodeSteps == 0 ? L : layers / (double)decodeSteps);
@@ -179,7 +180,7 @@ public sealed class CpuSpecEE
         if (data.NLayers != L) throw new InvalidRequestException($"training data is for {data.NLayers} layers, the model has {L}");
         var zAll = new float[(L - 1) * C];
         var argmaxAll = new int[L - 1];
-        int token = Prefill(prompt);
+        int token = Prefill(prompt, draft: true);
         var output = new List<int> { token };
         for (int pos = prompt.Length; output.Count < maxNewTokens && !(stopAtEos && token == _llama.Config.EosId)
              && pos < Math.Min(_llama.MaxSeq, _eagle.MaxSeq); pos++)
