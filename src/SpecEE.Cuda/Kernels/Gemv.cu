@@ -54,17 +54,26 @@ static __device__ __forceinline__ float4 load_x4(const float* p)
 static __device__ __forceinline__ float half_lo(unsigned int u) { return __half2float(__ushort_as_half((unsigned short)(u & 0xffffu))); }
 static __device__ __forceinline__ float half_hi(unsigned int u) { return __half2float(__ushort_as_half((unsigned short)(u >> 16))); }
 
-// Weight formats: Elems weights per 16-byte chunk; Fma adds chunk·x (x = the chunk's Elems floats) to acc
-// in element order; Scalar reads one weight for the scalar path.
+// x values of one chunk, loaded once and applied to every row of the warp.
+struct XChunk { float v[8]; };
+
+// Weight formats: Elems weights per 16-byte chunk; LoadX reads the chunk's Elems x values; Fma adds
+// chunk·x to acc in element order; Scalar reads one weight for the scalar path.
 struct F16Weights {
     static const int Elems = 8;
-    static __device__ __forceinline__ float Fma(uint4 w, const float* x, float acc)
+    static __device__ __forceinline__ XChunk LoadX(const float* x)
     {
         const float4 a = load_x4(x), b = load_x4(x + 4);
-        acc = fmaf(half_lo(w.x), a.x, acc); acc = fmaf(half_hi(w.x), a.y, acc);
-        acc = fmaf(half_lo(w.y), a.z, acc); acc = fmaf(half_hi(w.y), a.w, acc);
-        acc = fmaf(half_lo(w.z), b.x, acc); acc = fmaf(half_hi(w.z), b.y, acc);
-        acc = fmaf(half_lo(w.w), b.z, acc); acc = fmaf(half_hi(w.w), b.w, acc);
+        XChunk c;
+        c.v[0] = a.x; c.v[1] = a.y; c.v[2] = a.z; c.v[3] = a.w; c.v[4] = b.x; c.v[5] = b.y; c.v[6] = b.z; c.v[7] = b.w;
+        return c;
+    }
+    static __device__ __forceinline__ float Fma(uint4 w, const XChunk& x, float acc)
+    {
+        acc = fmaf(half_lo(w.x), x.v[0], acc); acc = fmaf(half_hi(w.x), x.v[1], acc);
+        acc = fmaf(half_lo(w.y), x.v[2], acc); acc = fmaf(half_hi(w.y), x.v[3], acc);
+        acc = fmaf(half_lo(w.z), x.v[4], acc); acc = fmaf(half_hi(w.z), x.v[5], acc);
+        acc = fmaf(half_lo(w.w), x.v[6], acc); acc = fmaf(half_hi(w.w), x.v[7], acc);
         return acc;
     }
     static __device__ __forceinline__ float Scalar(const unsigned char* row, int c)
@@ -75,11 +84,17 @@ struct F16Weights {
 
 struct F32Weights {
     static const int Elems = 4;
-    static __device__ __forceinline__ float Fma(uint4 w, const float* x, float acc)
+    static __device__ __forceinline__ XChunk LoadX(const float* x)
     {
         const float4 a = load_x4(x);
-        acc = fmaf(__uint_as_float(w.x), a.x, acc); acc = fmaf(__uint_as_float(w.y), a.y, acc);
-        acc = fmaf(__uint_as_float(w.z), a.z, acc); acc = fmaf(__uint_as_float(w.w), a.w, acc);
+        XChunk c;
+        c.v[0] = a.x; c.v[1] = a.y; c.v[2] = a.z; c.v[3] = a.w;
+        return c;
+    }
+    static __device__ __forceinline__ float Fma(uint4 w, const XChunk& x, float acc)
+    {
+        acc = fmaf(__uint_as_float(w.x), x.v[0], acc); acc = fmaf(__uint_as_float(w.y), x.v[1], acc);
+        acc = fmaf(__uint_as_float(w.z), x.v[2], acc); acc = fmaf(__uint_as_float(w.w), x.v[3], acc);
         return acc;
     }
     static __device__ __forceinline__ float Scalar(const unsigned char* row, int c)
@@ -109,10 +124,11 @@ static __device__ __forceinline__ void warp_dots(float (&acc)[TOK][NR], const un
             for (int t = 0; t < TOK; t++) {
                 if (t < nt) {
                     const float* xt = x + (long long)t * cols;
+                    const XChunk xa = WF::LoadX(xt + k * WF::Elems), xb = WF::LoadX(xt + (k + 32) * WF::Elems);
 #pragma unroll
                     for (int r = 0; r < NR; r++) {
-                        acc[t][r] = WF::Fma(a[r], xt + k * WF::Elems, acc[t][r]);
-                        acc[t][r] = WF::Fma(b[r], xt + (k + 32) * WF::Elems, acc[t][r]);
+                        acc[t][r] = WF::Fma(a[r], xa, acc[t][r]);
+                        acc[t][r] = WF::Fma(b[r], xb, acc[t][r]);
                     }
                 }
             }
@@ -123,10 +139,11 @@ static __device__ __forceinline__ void warp_dots(float (&acc)[TOK][NR], const un
             for (int r = 0; r < NR; r++) a[r] = load_weights16(w[r] + (long long)k * 16);
 #pragma unroll
             for (int t = 0; t < TOK; t++)
-                if (t < nt)
+                if (t < nt) {
+                    const XChunk xa = WF::LoadX(x + (long long)t * cols + k * WF::Elems);
 #pragma unroll
-                    for (int r = 0; r < NR; r++)
-                        acc[t][r] = WF::Fma(a[r], x + (long long)t * cols + k * WF::Elems, acc[t][r]);
+                    for (int r = 0; r < NR; r++) acc[t][r] = WF::Fma(a[r], xa, acc[t][r]);
+                }
         }
     } else {
         for (int c = lane; c < cols; c += 32) {
@@ -165,8 +182,8 @@ static __device__ __forceinline__ void gemv_rows(float* __restrict__ y, const vo
     const int lane = threadIdx.x & 31;
     const int r0 = (blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5)) * GEMV_ROWS;
     if (r0 >= rows) return; // whole warp leaves together: no shuffle waits on it
-    const int tok0 = blockIdx.y * TOK;
-    const int nt = min(TOK, nTok - tok0);
+    const int tok0 = TOK == 1 ? 0 : blockIdx.y * TOK; // decode kernels: one vector, grid.y = 1
+    const int nt = TOK == 1 ? 1 : min(TOK, nTok - tok0);
     x += (long long)tok0 * cols;
     y += (long long)tok0 * rows;
     const int r1 = min(r0 + 1, rows - 1); // an odd last row re-reads row r0 and does not store it
@@ -200,8 +217,8 @@ static __device__ __forceinline__ void gate_up_rows(float* __restrict__ h, const
     const int lane = threadIdx.x & 31;
     const int r = blockIdx.x * GEMV_WARPS + (threadIdx.x >> 5);
     if (r >= hidden) return;
-    const int tok0 = blockIdx.y * TOK;
-    const int nt = min(TOK, nTok - tok0);
+    const int tok0 = TOK == 1 ? 0 : blockIdx.y * TOK;
+    const int nt = TOK == 1 ? 1 : min(TOK, nTok - tok0);
     x += (long long)tok0 * dim;
     h += (long long)tok0 * hidden;
     const size_t rowBytes = (size_t)dim * (WF::Elems == 8 ? 2 : 4);
