@@ -14,6 +14,8 @@ public static class CliMain
           generate   generate text from a prompt
           repl       interactive prompt; tokens stream back (/help inside)
           bench      dense decode and prefill speed (median of repeats)
+          eval       forced decoding of a text: SpecEE vs dense (NLL, agreement, layers)
+          train-predictors  train SpecEE's exit predictors and pick the offline layer set
 
         common options:
           --model PATH        model file or directory (llama2.c .bin, HF dir with config.json +
@@ -22,8 +24,18 @@ public static class CliMain
           --dtype f32|f16     weight precision (accumulation is always fp32); default f32
           --threads N         CPU threads (0 = auto)
 
+        SpecEE options (generate, repl, eval): on by default when the model has eagle.safetensors +
+        eagle_config.json + predictors.safetensors beside it
+          --eagle PATH  --predictors PATH  --threshold T (default 0.5)  --kv-policy mask|project
+          --no-exit (dense; generate/repl)
+
         generate options:
           --prompt TEXT  -n N  --temp T  --top-p P  --seed S  --json  --ignore-eos
+        eval options:
+          --data TEXT  --max-tokens N (default 20000)  --json  --sweep (thresholds × KV policies)
+        train-predictors options:
+          --data TEXT  --out FILE  --seed S  --epochs N (100)  --max-tokens N (60000)
+          --coverage C (0.8)  --max-offline K
         bench options:
           -n N (new tokens per run)  --repeats R  --prompt TEXT  --json
         """;
@@ -46,6 +58,8 @@ public static class CliMain
                 "generate" => GenerateCommand.Run(args[1..], stdout, stderr),
                 "repl" => ReplCommand.Run(args[1..], stdout, stderr, stdin),
                 "bench" => BenchCommand.Run(args[1..], stdout, stderr),
+                "eval" => EvalCommand.Run(args[1..], stdout, stderr),
+                "train-predictors" => TrainPredictorsCommand.Run(args[1..], stdout, stderr),
                 _ => throw new UsageException($"unknown command '{args[0]}'"),
             };
         }

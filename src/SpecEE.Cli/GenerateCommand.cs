@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
+using SpecEE.Cpu;
 
 namespace SpecEE.Cli;
 
@@ -9,7 +10,8 @@ public static class GenerateCommand
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var a = CommonOptions.Parse("generate", args, ["--prompt", "-n", "--temp", "--top-p", "--seed"], ["--json", "--ignore-eos"]);
+        var a = CommonOptions.Parse("generate", args, ["--prompt", "-n", "--temp", "--top-p", "--seed", .. SpecEEOptions.Valued],
+            ["--json", "--ignore-eos", .. SpecEEOptions.Flags]);
         string prompt = a.String("--prompt") ?? throw new UsageException("generate needs --prompt TEXT (an empty string starts from BOS)");
         var options = new GenerationOptions
         {
@@ -25,7 +27,7 @@ public static class GenerateCommand
         var model = ModelResolver.LoadModel(a, dtype);
         var tokenizer = ModelResolver.LoadTokenizer(a, modelPath);
         int[] promptIds = tokenizer.Encode(prompt, addBos: true);
-        using var backend = CommonOptions.CreateBackend(a, model);
+        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; cancel.Cancel(); };
@@ -79,6 +81,29 @@ public static class GenerateCommand
             w.WriteNumber("tokens_per_s", Math.Round(r.DecodeTokensPerSecond, 2));
             w.WriteBoolean("stopped_at_eos", r.StoppedAtEos);
             w.WriteBoolean("cancelled", r.Cancelled);
+            if (backend is CpuSpecEEBackend spec)
+            {
+                // One entry per generated token: the 0-based layer whose logits produced it (L−1 = no exit).
+                var exits = spec.ExitLayers.Take(r.NewIds.Length).ToArray();
+                w.WriteBoolean("specee", true);
+                w.WriteNumber("threshold", spec.Policy.Predictors.Threshold);
+                w.WriteNumber("n_layers", backend.Config.NLayers);
+                w.WriteNumber("avg_layers", exits.Length == 0 ? backend.Config.NLayers : Math.Round(exits.Average(e => e + 1.0), 4));
+                w.WriteStartArray("exit_layers");
+                foreach (int e in exits) w.WriteNumberValue(e);
+                w.WriteEndArray();
+                w.WriteNumber("predictor_fired", spec.Policy.Statistics.Fires);
+                w.WriteNumber("verify_rejected", spec.Policy.Statistics.Rejections);
+            }
+            else
+            {
+                w.WriteBoolean("specee", false);
+                w.WriteNumber("n_layers", backend.Config.NLayers);
+                w.WriteNumber("avg_layers", backend.Config.NLayers);
+                w.WriteStartArray("exit_layers");
+                foreach (int _ in r.NewIds) w.WriteNumberValue(backend.Config.NLayers - 1);
+                w.WriteEndArray();
+            }
             w.WriteEndObject();
         }
         stdout.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));

@@ -21,7 +21,7 @@ public static class ReplCommand
 
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr, TextReader stdin)
     {
-        var a = CommonOptions.Parse("repl", args, ["-n", "--temp", "--top-p", "--seed"], []);
+        var a = CommonOptions.Parse("repl", args, ["-n", "--temp", "--top-p", "--seed", .. SpecEEOptions.Valued], SpecEEOptions.Flags);
         var options = new GenerationOptions
         {
             MaxNewTokens = a.Int("-n", 128, 1, 1 << 20),
@@ -32,7 +32,7 @@ public static class ReplCommand
         string modelPath = ModelResolver.ModelPath(a);
         var model = ModelResolver.LoadModel(a, CommonOptions.DType(a));
         var tokenizer = ModelResolver.LoadTokenizer(a, modelPath);
-        using var backend = CommonOptions.CreateBackend(a, model);
+        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath);
         var session = new ReplSession(backend, tokenizer, options);
 
         CancellationTokenSource? running = null;
@@ -121,5 +121,6 @@ public sealed class ReplSession(IDecoderBackend backend, TextTokenizer tokenizer
 
     public string Stats() => _last is not { } r
         ? $"no generation yet; context {_pos}/{backend.MaxSeq}"
-        : $"last: {r.NewIds.Length} tokens, {r.DecodeTokensPerSecond:F1} tok/s decode, prefill {r.PromptIds.Length} tokens in {r.PrefillMs:F1} ms; context {_pos}/{backend.MaxSeq}; {backend.Name}";
+        : $"last: {r.NewIds.Length} tokens, {r.DecodeTokensPerSecond:F1} tok/s decode, prefill {r.PromptIds.Length} tokens in {r.PrefillMs:F1} ms; context {_pos}/{backend.MaxSeq}; {backend.Name}" +
+          (backend is SpecEE.Cpu.CpuSpecEEBackend spec ? $"; specee {spec.Policy.Statistics}" : "");
 }

@@ -17,6 +17,7 @@ public sealed class CpuLlama : IDisposable
     private readonly float[] _hidden;  // [dim] residual stream
     private readonly float[] _normed;  // [dim] final-normed hidden of the last Forward/Prefill
     private readonly float[] _logits;  // [vocab]
+    private readonly float[] _kvNormed; // [dim] scratch of ProjectKv
     private readonly CpuWorkerPool _pool;
     private readonly CpuMatMul _mm;
     private CpuPrefill? _prefill;
@@ -50,6 +51,7 @@ public sealed class CpuLlama : IDisposable
         _hidden = new float[Config.Dim];
         _normed = new float[Config.Dim];
         _logits = new float[Config.Vocab];
+        _kvNormed = new float[Config.Dim];
     }
 
     /// <summary>The residual stream [dim] of the token being processed.</summary>
@@ -89,6 +91,29 @@ public sealed class CpuLlama : IDisposable
         if (normed.Length < Config.Dim || logits.Length < Config.Vocab)
             throw new ArgumentException($"Logits needs normed ≥ {Config.Dim} and logits ≥ {Config.Vocab} floats");
         _mm.Gemv(_w.Classifier, normed, logits, Config.Dim, Config.Vocab, accumulate: false);
+    }
+
+    /// <summary>
+    /// Writes layer <paramref name="layer"/>'s K/V at <paramref name="pos"/> from the hidden state <paramref name="h"/>
+    /// [dim] through that layer's own attention RMSNorm and K/V weights (K rotated by RoPE at the absolute pos),
+    /// without running the layer: SpecEE's "project" KV policy fills skipped layers this way after an early exit
+    /// (CALM-style state propagation), so later tokens can attend to the exited position in every layer.
+    /// The caller then commits the position with a depth that makes those layers visible.
+    /// </summary>
+    public void ProjectKv(int layer, int pos, ReadOnlySpan<float> h)
+    {
+        if ((uint)layer >= (uint)Config.NLayers)
+            throw new ArgumentOutOfRangeException(nameof(layer), layer, $"layer must be in [0, {Config.NLayers})");
+        CheckPos(pos);
+        if (h.Length != Config.Dim) throw new ArgumentException($"hidden state has {h.Length} values, expected {Config.Dim}", nameof(h));
+        var w = _w.Layers[layer];
+        int kvDim = Config.KvDim;
+        CpuKernels.RmsNorm(h, w.AttnNorm, Config.NormEps, _kvNormed);
+        var kRow = Kv.LayerKeys(layer).Slice(pos * kvDim, kvDim);
+        var vRow = Kv.LayerValues(layer).Slice(pos * kvDim, kvDim);
+        _mm.Gemv(w.Wk, _kvNormed, kRow, Config.Dim, kvDim, accumulate: false);
+        _mm.Gemv(w.Wv, _kvNormed, vRow, Config.Dim, kvDim, accumulate: false);
+        _rope.Apply(kRow, pos);
     }
 
     /// <summary>Records that the token at <paramref name="pos"/> ran <paramref name="depth"/> layers (NLayers = dense).</summary>

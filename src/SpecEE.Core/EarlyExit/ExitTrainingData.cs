@@ -56,6 +56,17 @@ public sealed class ExitTrainingData
         _final.Add(finalToken);
     }
 
+    /// <summary>Appends every step of <paramref name="other"/> (same L), in order.</summary>
+    public void Append(ExitTrainingData other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.NLayers != NLayers) throw new InvalidRequestException($"cannot append data for {other.NLayers} layers to data for {NLayers}");
+        _z.AddRange(other._z);
+        _argmax.AddRange(other._argmax);
+        _candidates.AddRange(other._candidates);
+        _final.AddRange(other._final);
+    }
+
     /// <summary>The 4 candidates recorded for <paramref name="step"/>.</summary>
     public ReadOnlySpan<int> Candidates(int step) => System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_candidates).Slice(step * C, C);
 
