@@ -149,4 +149,14 @@ public sealed record SpecEEScore(int Predicted, double TotalNll, int Correct, in
     public int[] ExitLayers { get; init; } = [];
     /// <summary>[Predicted] −log p(next token) at each scored position, nats.</summary>
     public double[] Nlls { get; init; } = [];
+
+    /// <summary>Value equality, the per-position arrays compared element by element.</summary>
+    public bool Equals(SpecEEScore? other) =>
+        other is not null && Predicted == other.Predicted && TotalNll.Equals(other.TotalNll) && Correct == other.Correct &&
+        DecodeSteps == other.DecodeSteps && AverageLayers.Equals(other.AverageLayers) &&
+        Outputs.AsSpan().SequenceEqual(other.Outputs) && ExitLayers.AsSpan().SequenceEqual(other.ExitLayers) &&
+        Nlls.AsSpan().SequenceEqual(other.Nlls);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Predicted, TotalNll, Correct, DecodeSteps, AverageLayers);
 }
