@@ -34,8 +34,8 @@ public static class CliMain
         eval options:
           --data TEXT  --max-tokens N (default 20000)  --json  --sweep (thresholds × KV policies)
         train-predictors options:
-          --data TEXT  --out FILE  --seed S  --epochs N (100)  --max-tokens N (60000)
-          --coverage C (0.8)  --max-offline K
+          --data TEXT  --out FILE  --seed S  --epochs N (100)  --max-tokens N (30000)
+          --coverage C (0.8)  --max-offline K  --delta previous|scheduled (previous = SpecEE)
         bench options:
           -n N (new tokens per run)  --repeats R  --prompt TEXT  --json
         """;

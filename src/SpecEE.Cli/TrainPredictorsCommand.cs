@@ -16,14 +16,15 @@ public static class TrainPredictorsCommand
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
         var a = CommonOptions.Parse("train-predictors", args,
-            ["--eagle", "--data", "--out", "--seed", "--epochs", "--max-tokens", "--coverage", "--max-offline"], []);
+            ["--eagle", "--data", "--out", "--seed", "--epochs", "--max-tokens", "--coverage", "--max-offline", "--delta"], []);
         string data = a.String("--data") ?? throw new UsageException("train-predictors needs --data TEXT (a plain-text file)");
         string output = a.String("--out") ?? throw new UsageException("train-predictors needs --out FILE (.safetensors)");
         ulong seed = a.ULong("--seed", 1);
         int epochs = a.Int("--epochs", 100, 1, 100_000);
-        int maxTokens = a.Int("--max-tokens", 60_000, 10, 100_000_000);
+        int maxTokens = a.Int("--max-tokens", 30_000, 10, 100_000_000);
         float coverage = a.Float("--coverage", 0.8f, 0.01f, 1f);
         int maxOffline = a.Int("--max-offline", int.MaxValue, 0, int.MaxValue);
+        bool scheduledDelta = a.Choice("--delta", false, ("previous", false), ("scheduled", true));
         if (!File.Exists(data)) throw new SpecEEException($"--data {data}: no such file");
 
         var total = Stopwatch.StartNew();
@@ -73,6 +74,22 @@ public static class TrainPredictorsCommand
             $"offline set {{{string.Join(", ", selection.Layers)}}}: the fewest most-frequent exit layers covering ≥ {coverage:P0} of exits{cap} — covers {selection.Coverage:P1}"));
 
         var set = result.Predictors.WithOfflineLayers(selection.Layers);
+        if (scheduledDelta)
+        {
+            // Not SpecEE's recipe (an option): retrain on rows whose Δ is against the previous scheduled layer, replaying
+            // the collected steps with the first pass's predictors and offline set; the offline set is kept.
+            bar = new ProgressBar(stderr, "retrain (Δ vs previous scheduled layer)");
+            var second = PredictorTrainer.Train(trainingData.ToScheduledSamples(set), options,
+                p => bar.Report(p.Fraction, $"layers done {p.LayersDone}/{p.LayersTotal}"));
+            trainSeconds += bar.Finish();
+            stdout.WriteLine();
+            stdout.WriteLine("second pass (Δ vs previous scheduled layer), held-out accuracy per layer:");
+            foreach (var r in second.Reports)
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{r.Layer,5} {r.TrainRows + r.TestRows,6} {r.PositiveRate,9:F3} {r.TrainAccuracy,10:F4} {r.TestAccuracy,9:F4} {r.TestPrecision,10:F4} {r.TestRecall,7:F4}"));
+            var kept = selection.Layers.Where(l => second.Predictors[l] != null).ToArray();
+            set = second.Predictors.WithOfflineLayers(kept);
+        }
         string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
         if (dir != null) Directory.CreateDirectory(dir);
         PredictorSetFile.Write(output, set);

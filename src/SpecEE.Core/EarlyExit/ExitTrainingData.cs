@@ -23,6 +23,7 @@ public sealed class ExitTrainingData
     private readonly List<int> _argmax = [];    // [steps, L−1]
     private readonly List<int> _candidates = []; // [steps, 4]
     private readonly List<int> _final = [];     // [steps]
+    private readonly List<int> _sequenceStarts = []; // first step of each appended sequence (in memory only)
 
     /// <summary>Decoder layers L.</summary>
     public int NLayers { get; }
@@ -61,6 +62,7 @@ public sealed class ExitTrainingData
     {
         ArgumentNullException.ThrowIfNull(other);
         if (other.NLayers != NLayers) throw new InvalidRequestException($"cannot append data for {other.NLayers} layers to data for {NLayers}");
+        _sequenceStarts.Add(Steps);
         _z.AddRange(other._z);
         _argmax.AddRange(other._argmax);
         _candidates.AddRange(other._candidates);
@@ -121,6 +123,48 @@ public sealed class ExitTrainingData
             selector.Add(flags);
         }
         return selector;
+    }
+
+    /// <summary>
+    /// Training rows with Δ against the previous <em>scheduled</em> layer, as inference computes it (specee.md §2.1's
+    /// suggested fix of the original's train/test mismatch; not SpecEE's recipe). The steps are replayed in order with
+    /// the two-level schedule of <paramref name="firstPass"/> (its offline set; the history restarts with a prefill entry
+    /// at every sequence appended with <see cref="Append"/>): at each step every scheduled layer yields a row (Δ = p at
+    /// the first), and the step's exit — the first scheduled layer whose first-pass predictor fires and whose argmax is
+    /// a candidate — feeds the history. Layers after the exit still yield rows (same feature definition, more data).
+    /// </summary>
+    public PredictorSamples ToScheduledSamples(PredictorSet firstPass)
+    {
+        ArgumentNullException.ThrowIfNull(firstPass);
+        if (firstPass.NLayers != NLayers) throw new InvalidRequestException($"predictors are for {firstPass.NLayers} layers, the data for {NLayers}");
+        var samples = new PredictorSamples(NLayers);
+        var schedule = ExitSchedule.For(firstPass);
+        var f = new ExitFeatures();
+        var x = new float[ExitFeatures.FeatureCount];
+        int n = NLayers - 1, nextStart = 0;
+        var starts = _sequenceStarts.Count > 0 ? _sequenceStarts : [0];
+        for (int s = 0; s < Steps; s++)
+        {
+            if (nextStart < starts.Count && starts[nextStart] == s)
+            {
+                schedule.Reset();
+                schedule.Record(NLayers - 1); // the sequence's prefill
+                nextStart++;
+            }
+            f.Reset();
+            int exit = NLayers - 1;
+            var cands = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_candidates).Slice(s * C, C);
+            for (int l = 0; l < n; l++)
+            {
+                if (!schedule.IsScheduled(l)) continue;
+                f.Compute(Z(s, l), x);
+                int argmax = _argmax[s * n + l];
+                samples.Add(l, x, argmax == _final[s]);
+                if (exit == NLayers - 1 && ExitRule.ShouldExit(firstPass[l]!.Fires(x, firstPass.Threshold), argmax, cands)) exit = l;
+            }
+            schedule.Record(exit);
+        }
+        return samples;
     }
 
     private ReadOnlySpan<float> Z(int step, int layer) =>
