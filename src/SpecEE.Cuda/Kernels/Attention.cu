@@ -14,23 +14,24 @@
 // Chunks depend on pos only, so a graph captured once serves every step; splits past seqLen return at once.
 // Launch (attention_f32): grid (nHeads, nSplits), block 128. headDim % 4 == 0, headDim ≤ 256. A lane group of
 // L = min(32, pow2ceil(headDim/4)) lanes handles one position at a time (each lane a float4 slice of q, K, V;
-// two slices per lane when headDim > 128); the 128/L groups of the block take positions t0+0, t0+1, ... in turn
-// with their own online softmax (m, l, acc), merged through dynamic shared memory
-// in group order (4·(128/L)·(headDim + 5) bytes). Launch (attention_combine_f32): grid nHeads, block 128.
+// two slices per lane when headDim > 128); the 128/L groups of the block take positions round-robin, four per
+// iteration with all their K/V loads in flight, each group with its own online softmax (m, l, acc), merged
+// through dynamic shared memory in group order (4·(128/L)·(headDim + 5) bytes). Launch (attention_combine_f32): grid nHeads, block 128.
 // Accumulation: fp32; dot products in slice order then a butterfly inside the group; merges in fixed order.
 #include "specee_prelude.cuh"
 
 namespace {
 
 constexpr int kMaxSlices = 2; // float4 slices per lane: headDim ≤ 4 · 32 · kMaxSlices
+constexpr int kInFlight = 4;  // positions per lane group per iteration (their loads overlap)
 
 // −inf without CUDART_INF_F (the NVRTC prelude has no math_constants.h).
 __device__ __forceinline__ float neg_inf() { return __int_as_float(0xff800000); }
 
-// a·sa + b·sb per component (the online-softmax rescale of acc plus the new weighted V row).
-__device__ __forceinline__ float4 axpby4(float4 a, float sa, float4 b, float sb)
+// v·w + a per component (one weighted V row added to the accumulator).
+__device__ __forceinline__ float4 fma4(float4 v, float w, float4 a)
 {
-    return make_float4(fmaf(b.x, sb, a.x * sa), fmaf(b.y, sb, a.y * sa), fmaf(b.z, sb, a.z * sa), fmaf(b.w, sb, a.w * sa));
+    return make_float4(fmaf(v.x, w, a.x), fmaf(v.y, w, a.y), fmaf(v.z, w, a.z), fmaf(v.w, w, a.w));
 }
 
 } // namespace
@@ -77,38 +78,66 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
     float m = neg_inf(), l = 0.0f;
 
     const long long layerBase = (long long)layer * maxSeq * kvDim + (long long)g * headDim;
-    // Every lane runs the same number of iterations (t0 is block-uniform), so the shuffles below always
-    // see the whole warp; positions past the split or masked out contribute nothing.
-    for (int t0 = start; t0 < end; t0 += groups) {
-        const int t = t0 + group;
-        const bool visible = t < end && (t == pos || depth[t] > layer);
-        const float4* __restrict__ k4 = reinterpret_cast<const float4*>(keys + layerBase + (long long)t * kvDim);
-        float dot = 0.0f;
+    const float4 zero4 = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    // Each iteration a group takes kInFlight positions t0 + u·groups + group (u < kInFlight): all their K and V
+    // loads are issued before any result is needed, so a lane has up to 2·kInFlight·kMaxSlices 16-byte loads in
+    // flight. Every lane runs the same number of iterations (t0 is block-uniform), so the shuffles always see
+    // the whole warp; positions past the split or masked out load nothing and contribute nothing.
+    for (int t0 = start; t0 < end; t0 += groups * kInFlight) {
+        bool visible[kInFlight];
+        float4 kk[kInFlight][kMaxSlices], vv[kInFlight][kMaxSlices];
 #pragma unroll
-        for (int j = 0; j < kMaxSlices; j++) {
-            const int c = glane + j * groupSize;
-            if (visible && c < slicesPerHead) {
-                const float4 k = k4[c];
-                dot = fmaf(qv[j].x, k.x, dot);
-                dot = fmaf(qv[j].y, k.y, dot);
-                dot = fmaf(qv[j].z, k.z, dot);
-                dot = fmaf(qv[j].w, k.w, dot);
+        for (int u = 0; u < kInFlight; u++) {
+            const int t = t0 + u * groups + group;
+            visible[u] = t < end && (t == pos || depth[t] > layer);
+            const float4* __restrict__ k4 = reinterpret_cast<const float4*>(keys + layerBase + (long long)t * kvDim);
+            const float4* __restrict__ v4 = reinterpret_cast<const float4*>(values + layerBase + (long long)t * kvDim);
+#pragma unroll
+            for (int j = 0; j < kMaxSlices; j++) {
+                const int c = glane + j * groupSize;
+                const bool load = visible[u] && c < slicesPerHead;
+                kk[u][j] = load ? k4[c] : zero4;
+                vv[u][j] = load ? v4[c] : zero4;
             }
         }
-        for (int offset = groupSize >> 1; offset > 0; offset >>= 1)
-            dot += __shfl_xor_sync(0xffffffffu, dot, offset);
-        if (!visible) continue;
-
-        const float score = dot * scale;
-        const float mNew = fmaxf(m, score);
-        const float correction = expf(m - mNew); // 0 for the first visible position (m = −inf)
-        const float weight = expf(score - mNew);
-        l = fmaf(l, correction, weight);
-        const float4* __restrict__ v4 = reinterpret_cast<const float4*>(values + layerBase + (long long)t * kvDim);
+        float score[kInFlight];
 #pragma unroll
-        for (int j = 0; j < kMaxSlices; j++) {
-            const int c = glane + j * groupSize;
-            if (c < slicesPerHead) acc[j] = axpby4(acc[j], correction, v4[c], weight);
+        for (int u = 0; u < kInFlight; u++) {
+            float dot = 0.0f;
+#pragma unroll
+            for (int j = 0; j < kMaxSlices; j++) {
+                dot = fmaf(qv[j].x, kk[u][j].x, dot);
+                dot = fmaf(qv[j].y, kk[u][j].y, dot);
+                dot = fmaf(qv[j].z, kk[u][j].z, dot);
+                dot = fmaf(qv[j].w, kk[u][j].w, dot);
+            }
+            score[u] = dot;
+        }
+        for (int offset = groupSize >> 1; offset > 0; offset >>= 1) {
+#pragma unroll
+            for (int u = 0; u < kInFlight; u++) score[u] += __shfl_xor_sync(0xffffffffu, score[u], offset);
+        }
+
+        // Online softmax over the visible ones: one rescale of (l, acc) per iteration.
+        float mNew = m;
+#pragma unroll
+        for (int u = 0; u < kInFlight; u++) {
+            score[u] *= scale;
+            if (visible[u]) mNew = fmaxf(mNew, score[u]);
+        }
+        if (mNew == neg_inf()) continue; // nothing visible yet in this group
+        const float correction = expf(m - mNew); // 0 while m is still −inf
+        l *= correction;
+#pragma unroll
+        for (int j = 0; j < kMaxSlices; j++) acc[j] = make_float4(acc[j].x * correction, acc[j].y * correction,
+                                                                  acc[j].z * correction, acc[j].w * correction);
+#pragma unroll
+        for (int u = 0; u < kInFlight; u++) {
+            if (!visible[u]) continue;
+            const float weight = expf(score[u] - mNew);
+            l += weight;
+#pragma unroll
+            for (int j = 0; j < kMaxSlices; j++) acc[j] = fma4(vv[u][j], weight, acc[j]);
         }
         m = mNew;
     }
