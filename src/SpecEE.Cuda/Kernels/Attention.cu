@@ -16,7 +16,7 @@
 // L = min(32, pow2ceil(headDim/4)) lanes handles one position at a time (each lane a float4 slice of q, K, V;
 // two slices per lane when headDim > 128); the 128/L groups of the block take positions round-robin, four per
 // iteration with all their K/V loads in flight, each group with its own online softmax (m, l, acc), merged
-// through dynamic shared memory in group order (4·(128/L)·(headDim + 5) bytes). Launch (attention_combine_f32): grid nHeads, block 128.
+// through dynamic shared memory in group order (4·(128/L)·(headDim + 4) bytes). Launch (attention_combine_f32): grid nHeads, block 128.
 // Accumulation: fp32; dot products in slice order then a butterfly inside the group; merges in fixed order.
 #include "specee_prelude.cuh"
 
@@ -41,7 +41,7 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
     const float* __restrict__ values, const int* __restrict__ depth, const int* __restrict__ posPtr,
     int layer, int maxSeq, int nHeads, int nKvHeads, int headDim, int minSplitLen)
 {
-    extern __shared__ float merge[]; // [groups, headDim + 4] acc, m, l (, pad) per lane group; then [groups] factors
+    extern __shared__ float merge[]; // [groups, headDim + 4]: each lane group's rescaled acc and l
     const int h = blockIdx.x, split = blockIdx.y, nSplits = gridDim.y;
     const int kvDim = nKvHeads * headDim, g = h / (nHeads / nKvHeads);
     const int stride = headDim + 2;
@@ -142,28 +142,35 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
         m = mNew;
     }
 
-    // Merge the groups' (m, l, acc) in group order.
-    const int shStride = headDim + 4; // keeps every group's row 16-byte aligned for the float4 stores
+    // Merge the groups: the block maximum M first (butterfly across the groups of a warp, then the four warps
+    // through shared memory); each group rescales its own (l, acc) by e^(m − M), and the sums over groups are
+    // taken in group order.
+    __shared__ float warpMax[4]; // blockDim.x / 32 (the launch is 128 threads)
+    float mWarp = m;
+    for (int offset = 16; offset >= groupSize; offset >>= 1)
+        mWarp = fmaxf(mWarp, __shfl_xor_sync(0xffffffffu, mWarp, offset));
+    if ((threadIdx.x & 31) == 0) warpMax[threadIdx.x >> 5] = mWarp;
+    __syncthreads();
+    float mMax = neg_inf();
+    for (int k = 0; k < (blockDim.x >> 5); k++) mMax = fmaxf(mMax, warpMax[k]);
+    const float factor = l > 0.0f ? expf(m - mMax) : 0.0f; // a group that saw nothing adds nothing
+
+    const int shStride = headDim + 4; // [groups, headDim + 4]: acc·factor, then l·factor; rows 16-byte aligned
     float* mine = merge + group * shStride;
-    float* factor = merge + groups * shStride; // [groups]: e^(m_k − M), 0 for a group that saw nothing
 #pragma unroll
     for (int j = 0; j < kMaxSlices; j++) {
         const int c = glane + j * groupSize;
-        if (c < slicesPerHead) reinterpret_cast<float4*>(mine)[c] = acc[j];
+        if (c < slicesPerHead)
+            reinterpret_cast<float4*>(mine)[c] = make_float4(acc[j].x * factor, acc[j].y * factor, acc[j].z * factor, acc[j].w * factor);
     }
-    if (glane == 0) { mine[headDim] = m; mine[headDim + 1] = l; }
-    __syncthreads();
-
-    float mMax = neg_inf();
-    for (int k = 0; k < groups; k++) mMax = fmaxf(mMax, merge[k * shStride + headDim]);
-    for (int k = threadIdx.x; k < groups; k += blockDim.x)
-        factor[k] = merge[k * shStride + headDim + 1] > 0.0f ? expf(merge[k * shStride + headDim] - mMax) : 0.0f;
+    if (glane == 0) mine[headDim] = l * factor;
     __syncthreads();
 
     for (int d = threadIdx.x; d < stride; d += blockDim.x) {
         if (d == headDim) { out[d] = mMax; continue; } // −inf (with l = 0) when the mask hid the whole split
-        float sum = 0.0f; // d < headDim: acc[d]; d = headDim + 1: l
-        for (int k = 0; k < groups; k++) sum = fmaf(factor[k], merge[k * shStride + d], sum);
+        const int column = d < headDim ? d : headDim;   // d = headDim + 1 is l, kept at column headDim
+        float sum = 0.0f;
+        for (int k = 0; k < groups; k++) sum += merge[k * shStride + column];
         out[d] = sum;
     }
 }

@@ -90,7 +90,7 @@ public sealed class AttentionKernel : IDisposable
         Require(depth, maxSeq * 4L, nameof(depth));
 
         int groups = BlockSize / GroupSize(headDim);
-        int sharedBytes = 4 * groups * (headDim + 5); // [groups, headDim + 4] then [groups], see the .cu
+        int sharedBytes = 4 * groups * (headDim + 4); // [groups, headDim + 4], see the .cu
 
         CUdeviceptr pPartial = partial.Ptr, pQ = q.Ptr, pK = keys.Ptr, pV = values.Ptr, pDepth = depth.Ptr, pPos = pos;
         int l = layer, seq = maxSeq, heads = nHeads, kvHeads = config.NKvHeads, hd = headDim, minLen = minSplitLen;

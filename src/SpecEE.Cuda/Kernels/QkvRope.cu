@@ -13,10 +13,11 @@
 // Shapes: q [qDim] f32, keys/values [nLayers, maxSeq, kvDim] f32, W [rows, dim] f16/f32 row-major (q rows,
 // then k rows, then v rows; q/k rows in interleaved-pair RoPE order), xn [dim] f32 (16-byte aligned),
 // rope [maxSeq, headDim/2] float2 (cos, sin), posPtr → int32.
-// Launch: block 128 = 4 warps, one warp per row pair (r, r+1), grid = ceil(rows/2 / 4).
-// dim % 8 == 0 (f16) / dim % 4 == 0 (f32): each lane reads 128-bit weight packets p = lane, lane+32, ...
+// Launch: block 128 = 4 warps; a row pair (r, r+1) gets R = min(32, pow2ceil(packets per row)) lanes of a warp
+// (32 for any dim ≥ 256 f16 / 128 f32), so a warp handles 32/R pairs; grid = ceil(rows/2 / (4·32/R)).
+// dim % 8 == 0 (f16) / dim % 4 == 0 (f32): each lane reads 128-bit weight packets p = sublane, sublane+R, ...
 // of both rows, four packets per row in flight per iteration (__ldg: read-only path).
-// Accumulation: fp32 fmaf in column order within a lane, then a warp butterfly (fixed order, no atomics).
+// Accumulation: fp32 fmaf in column order within a lane, then a butterfly over the R lanes (fixed order).
 #include "specee_prelude.cuh"
 
 namespace {
@@ -56,37 +57,45 @@ __device__ __forceinline__ void qkv_rope(float* __restrict__ q, float* __restric
                                          int dim, int nHeads, int nKvHeads, int headDim, int layer, int maxSeq)
 {
     const int qDim = nHeads * headDim, kvDim = nKvHeads * headDim, rows = qDim + 2 * kvDim;
-    const int lane = threadIdx.x & 31;
-    const int r = 2 * (blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5)); // even row of this warp's pair
-    if (r >= rows) return; // whole warp leaves together
-
     constexpr int elemsPerPacket = 16 / (int)sizeof(TW);
     const int packets = dim / elemsPerPacket;
-    const uint4* __restrict__ row0 = reinterpret_cast<const uint4*>(w + (long long)r * dim);
+    // A row pair gets rowLanes = min(32, pow2ceil(packets)) lanes, so short rows (dim 64, 128) keep every lane
+    // busy: a warp then handles 32 / rowLanes pairs side by side.
+    int rowLanes = 1;
+    while (rowLanes < packets && rowLanes < 32) rowLanes <<= 1;
+    const int lane = threadIdx.x & 31, sublane = lane & (rowLanes - 1);
+    const int warpPairs = 32 / rowLanes;
+    const int firstPair = (blockIdx.x * kWarpsPerBlock + (threadIdx.x >> 5)) * warpPairs;
+    if (2 * firstPair >= rows) return; // the whole warp leaves together
+    const int r = 2 * (firstPair + lane / rowLanes); // even row of this lane's pair
+    const bool active = r < rows; // inactive lanes still join the shuffles below
+
+    const uint4* __restrict__ row0 = reinterpret_cast<const uint4*>(w + (long long)(active ? r : 0) * dim);
     const uint4* __restrict__ row1 = row0 + packets;
     const float4* __restrict__ x4 = reinterpret_cast<const float4*>(xn);
 
     float acc0 = 0.0f, acc1 = 0.0f;
-    int p = lane;
-    for (; p + 32 * (kUnroll - 1) < packets; p += 32 * kUnroll) {
+    int p = active ? sublane : packets;
+    const int step = rowLanes;
+    for (; p + step * (kUnroll - 1) < packets; p += step * kUnroll) {
         uint4 w0[kUnroll], w1[kUnroll];
 #pragma unroll
-        for (int u = 0; u < kUnroll; u++) { w0[u] = __ldg(row0 + p + 32 * u); w1[u] = __ldg(row1 + p + 32 * u); }
+        for (int u = 0; u < kUnroll; u++) { w0[u] = __ldg(row0 + p + step * u); w1[u] = __ldg(row1 + p + step * u); }
 #pragma unroll
         for (int u = 0; u < kUnroll; u++) {
-            acc0 = dot_packet(w, w0[u], x4, p + 32 * u, acc0);
-            acc1 = dot_packet(w, w1[u], x4, p + 32 * u, acc1);
+            acc0 = dot_packet(w, w0[u], x4, p + step * u, acc0);
+            acc1 = dot_packet(w, w1[u], x4, p + step * u, acc1);
         }
     }
-    for (; p < packets; p += 32) {
+    for (; p < packets; p += step) {
         acc0 = dot_packet(w, __ldg(row0 + p), x4, p, acc0);
         acc1 = dot_packet(w, __ldg(row1 + p), x4, p, acc1);
     }
-    for (int offset = 16; offset > 0; offset >>= 1) {
+    for (int offset = rowLanes >> 1; offset > 0; offset >>= 1) {
         acc0 += __shfl_xor_sync(0xffffffffu, acc0, offset);
         acc1 += __shfl_xor_sync(0xffffffffu, acc1, offset);
     }
-    if (lane != 0) return;
+    if (!active || sublane != 0) return;
 
     const int pos = *posPtr;
     if (pos < 0 || pos >= maxSeq) {

@@ -14,10 +14,10 @@ public sealed class QkvRopeKernel : IDisposable
     /// <summary>Source file name; also the simulator's module name.</summary>
     public const string FileName = "QkvRope.cu";
 
-    /// <summary>Threads per block: 4 warps, one row pair (2i, 2i+1) per warp.</summary>
+    /// <summary>Threads per block: 4 warps; each row pair (2i, 2i+1) gets up to a warp (see the .cu).</summary>
     public const int BlockSize = 128;
 
-    private const int PairsPerBlock = BlockSize / 32;
+    private const int WarpsPerBlock = BlockSize / 32;
     private readonly IGpuDevice _device;
     private readonly GpuModule _module;
     private readonly GpuFunction _function;
@@ -100,8 +100,16 @@ public sealed class QkvRopeKernel : IDisposable
             (nint)(&pQ), (nint)(&pK), (nint)(&pV), (nint)(&pW), (nint)(&pX), (nint)(&pRope), (nint)(&pPos),
             (nint)(&d), (nint)(&nHeads), (nint)(&nKvHeads), (nint)(&hd), (nint)(&l), (nint)(&seq),
         };
-        int pairs = rows / 2;
-        _device.Launch(_function, (pairs + PairsPerBlock - 1) / PairsPerBlock, BlockSize, 0, stream, new ReadOnlySpan<nint>(args, 13));
+        int pairsPerBlock = WarpsPerBlock * (32 / RowLanes(dim / packet)), pairs = rows / 2;
+        _device.Launch(_function, (pairs + pairsPerBlock - 1) / pairsPerBlock, BlockSize, 0, stream, new ReadOnlySpan<nint>(args, 13));
+    }
+
+    /// <summary>Lanes per row pair for rows of <paramref name="packets"/> 128-bit packets: the power of two ≥ packets, at most 32 (as the .cu computes it).</summary>
+    internal static int RowLanes(int packets)
+    {
+        int lanes = 1;
+        while (lanes < packets && lanes < 32) lanes <<= 1;
+        return lanes;
     }
 
     private void Require(GpuBuffer buffer, long bytes, string name)

@@ -18,6 +18,15 @@ public class QkvRopeKernelTests
     [TestCaseSource(typeof(DecodeKernelHarness), nameof(DeviceAndShape))]
     public void QkvRope_F32_MatchesCpuReference(string device, string shape) => Run(device, Shapes[shape], WeightDType.F32);
 
+    [TestCaseSource(typeof(DecodeKernelHarness), nameof(Devices))]
+    public void QkvRope_F16_LastWarpPartlyIdle_MatchesCpuReference(string device)
+    {
+        // dim 40 f16 = 5 packets per row → 8 lanes per row pair, 4 pairs per warp; 60 rows = 30 pairs, so the last
+        // warp has two pairs of lanes with no row (they must still join the shuffles, and write nothing).
+        LlamaConfig cfg = new() { Dim = 40, HiddenDim = 64, NLayers = 3, NHeads = 4, NKvHeads = 1, Vocab = 8, MaxSeq = 80 };
+        Run(device, cfg, WeightDType.F16);
+    }
+
     private static void Run(string kind, LlamaConfig cfg, WeightDType dtype)
     {
         using IGpuDevice device = Open(kind);
