@@ -12,11 +12,12 @@
 // Shapes: partial [nHeads, nSplits, headDim + 2] f32, q/out [nHeads·headDim] f32, keys/values [nLayers, maxSeq,
 // kvDim] f32, depth [maxSeq] int32 (dense decode: nLayers everywhere), posPtr → int32 in the step-state block.
 // Chunks depend on pos only, so a graph captured once serves every step; splits past seqLen return at once.
-// Launch (attention_f32): grid (nHeads, nSplits), block 128. headDim % 4 == 0, headDim ≤ 256. A lane group of
-// L = min(32, pow2ceil(headDim/4)) lanes handles one position at a time (each lane a float4 slice of q, K, V;
-// two slices per lane when headDim > 128); the 128/L groups of the block take positions round-robin, four per
-// iteration with all their K/V loads in flight, each group with its own online softmax (m, l, acc), merged
-// through dynamic shared memory in group order (4·(128/L)·(headDim + 4) bytes). Launch (attention_combine_f32): grid nHeads, block 128.
+// Launch (attention_f32): grid (nHeads, nSplits), block 128, dynamic shared 4·(128/L)·(headDim + 4) bytes;
+// headDim % 4 == 0, headDim ≤ 256. A lane group of L = min(32, pow2ceil(headDim/4)) lanes shares one position
+// (each lane a float4 slice of q, K, V; two slices per lane when headDim > 128). The 128/L groups of the block
+// take positions round-robin, four per iteration with all their K/V loads in flight, each with its own online
+// softmax (m, l, acc); the groups are merged through shared memory in group order.
+// Launch (attention_combine_f32): grid nHeads, block 128.
 // Accumulation: fp32; dot products in slice order then a butterfly inside the group; merges in fixed order.
 #include "specee_prelude.cuh"
 
@@ -161,7 +162,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
     for (int j = 0; j < kMaxSlices; j++) {
         const int c = glane + j * groupSize;
         if (c < slicesPerHead)
-            reinterpret_cast<float4*>(mine)[c] = make_float4(acc[j].x * factor, acc[j].y * factor, acc[j].z * factor, acc[j].w * factor);
+            reinterpret_cast<float4*>(mine)[c] =
+                make_float4(acc[j].x * factor, acc[j].y * factor, acc[j].z * factor, acc[j].w * factor);
     }
     if (glane == 0) mine[headDim] = l * factor;
     __syncthreads();
