@@ -18,6 +18,9 @@
 // take positions round-robin, four per iteration with all their K/V loads in flight, each with its own online
 // softmax (m, l, acc); the groups are merged through shared memory in group order.
 // Launch (attention_combine_f32): grid nHeads, block 128.
+// Batched (prefill): grid.z of attention_f32 / grid.y of combine = nTok query tokens, token z with pos = posPtr[z],
+// q/out rows z·nHeads·headDim and partial [nTok, nHeads, nSplits, headDim + 2]; decode is nTok = 1. The K/V of
+// every token of the batch must be in the cache first (the causal mask is pos itself: t ≤ posPtr[z]).
 // Accumulation: fp32; dot products in slice order then a butterfly inside the group; merges in fixed order.
 #include "specee_prelude.cuh"
 
@@ -43,12 +46,13 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
     int layer, int maxSeq, int nHeads, int nKvHeads, int headDim, int minSplitLen)
 {
     extern __shared__ float merge[]; // [groups, headDim + 4]: each lane group's rescaled acc and l
-    const int h = blockIdx.x, split = blockIdx.y, nSplits = gridDim.y;
+    const int h = blockIdx.x, split = blockIdx.y, nSplits = gridDim.y, token = blockIdx.z;
     const int kvDim = nKvHeads * headDim, g = h / (nHeads / nKvHeads);
     const int stride = headDim + 2;
-    float* __restrict__ out = partial + ((long long)h * nSplits + split) * stride;
+    float* __restrict__ out = partial + (((long long)token * nHeads + h) * nSplits + split) * stride;
+    q += (long long)token * nHeads * headDim;
 
-    const int pos = *posPtr;
+    const int pos = posPtr[token];
     const int seqLen = pos + 1;
     const int chunk = max(minSplitLen, (seqLen + nSplits - 1) / nSplits);
     const int start = split * chunk;
@@ -180,8 +184,8 @@ extern "C" __global__ void __launch_bounds__(128) attention_f32(
 extern "C" __global__ void __launch_bounds__(128) attention_combine_f32(
     float* __restrict__ out, const float* __restrict__ partial, int nSplits, int headDim)
 {
-    const int h = blockIdx.x, stride = headDim + 2;
-    const float* __restrict__ parts = partial + (long long)h * nSplits * stride;
+    const int h = blockIdx.x, nHeads = gridDim.x, token = blockIdx.y, stride = headDim + 2;
+    const float* __restrict__ parts = partial + ((long long)token * nHeads + h) * nSplits * stride;
     float mMax = neg_inf();
     for (int s = 0; s < nSplits; s++)
         if (parts[s * stride + headDim + 1] > 0.0f) mMax = fmaxf(mMax, parts[s * stride + headDim]);
@@ -196,6 +200,6 @@ extern "C" __global__ void __launch_bounds__(128) attention_combine_f32(
             const float* p = parts + s * stride;
             if (p[headDim + 1] > 0.0f) num = fmaf(expf(p[headDim] - mMax), p[d], num);
         }
-        out[(long long)h * headDim + d] = num / den; // den > 0: position pos is always visible
+        out[((long long)token * nHeads + h) * headDim + d] = num / den; // den > 0: position pos is always visible
     }
 }

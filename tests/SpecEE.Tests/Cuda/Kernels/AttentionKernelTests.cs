@@ -90,6 +90,42 @@ public class AttentionKernelTests
         }
     }
 
+    [TestCaseSource(typeof(DecodeKernelHarness), nameof(DeviceAndShape))]
+    public void Attention_F32_Batched_EachTokenMatchesCpuReference(string kind, string shape)
+    {
+        // Prefill: five query tokens at positions 36..40 in one launch, each with its own causal limit; the
+        // skipped-layer mask applies to earlier positions as in decode.
+        LlamaConfig cfg = Shapes[shape];
+        const int nTok = 5, firstPos = 36, nSplits = 3, minSplitLen = 8;
+        using IGpuDevice device = Open(kind);
+        using var kernel = new AttentionKernel(device);
+        int hd = cfg.HeadDim, qDim = cfg.NHeads * hd, kvDim = cfg.KvDim, maxSeq = cfg.MaxSeq;
+        long cacheFloats = (long)cfg.NLayers * maxSeq * kvDim;
+        var rng = new Random(hd * 13 + qDim);
+        float[] keys = Random(rng, (int)cacheFloats, 1.5f), values = Random(rng, (int)cacheFloats, 1f), q = Random(rng, nTok * qDim, 1.5f);
+        int[] depthHost = Enumerable.Range(0, maxSeq).Select(t => t % 3 == 0 ? 1 : cfg.NLayers).ToArray(); // every third hidden from layer 1
+        var layerKeys = keys.AsSpan(Layer * maxSeq * kvDim, maxSeq * kvDim).ToArray();
+        var layerValues = values.AsSpan(Layer * maxSeq * kvDim, maxSeq * kvDim).ToArray();
+
+        using GpuBuffer dKeys = Upload(device, keys), dValues = Upload(device, values), dQ = Upload(device, q), depth = Upload(device, depthHost);
+        using GpuBuffer positions = Upload(device, Enumerable.Range(firstPos, nTok).ToArray());
+        using GpuBuffer output = NaNBuffer(device, nTok * qDim);
+        using GpuBuffer partial = NaNBuffer(device, nTok * AttentionKernel.PartialBytes(cfg.NHeads, nSplits, hd) / 4);
+        using GpuStream stream = device.CreateStream();
+
+        kernel.LaunchBatched(output, partial, dQ, dKeys, dValues, depth, positions.Ptr, nTok, cfg, maxSeq, Layer, nSplits, minSplitLen, stream);
+
+        float[] got = Download(device, output, nTok * qDim);
+        var visible = new int[maxSeq];
+        for (int t = 0; t < nTok; t++)
+        {
+            int n = CpuDecoderLayer.VisiblePositions(depthHost, Layer, firstPos + t, visible);
+            var expected = new float[qDim];
+            Attention.Attend(cfg, q.AsSpan(t * qDim, qDim), layerKeys, layerValues, visible.AsSpan(0, n), new float[maxSeq], expected);
+            AssertClose(got.AsSpan(t * qDim, qDim), expected, 1e-5f, 1e-4f, $"token {t} at pos {firstPos + t} ({n} visible)");
+        }
+    }
+
     /// <summary>out[h] = Σ_i softmax_i(q_h·K[v_i, g]/√headDim)·V[v_i, g] in fp64 with the running maximum subtracted.</summary>
     private static void AttendInDouble(LlamaConfig cfg, float[] q, float[] keys, float[] values, ReadOnlySpan<int> visible, float[] output)
     {

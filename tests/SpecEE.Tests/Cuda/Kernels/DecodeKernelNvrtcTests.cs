@@ -13,7 +13,7 @@ public class DecodeKernelNvrtcTests
     [
         (EmbedKernel.FileName, ["embed_f16", "embed_f32"]),
         (RmsNormKernel.FileName, ["rmsnorm_f32"]),
-        (QkvRopeKernel.FileName, ["qkv_rope_f16", "qkv_rope_f32"]),
+        (QkvRopeKernel.FileName, ["qkv_rope_f16", "qkv_rope_f32", "qkv_rope_f16_batch", "qkv_rope_f32_batch"]),
         (AttentionKernel.FileName, ["attention_f32", "attention_combine_f32"]),
     ];
 
