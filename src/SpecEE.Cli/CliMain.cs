@@ -1,11 +1,79 @@
+using SpecEE.Core;
+
 namespace SpecEE.Cli;
 
-/// <summary>Dispatches the sub-commands. Placeholder until the CLI lands.</summary>
+/// <summary>Dispatches the sub-commands and turns every expected failure into one line on stderr and an exit code.</summary>
 public static class CliMain
 {
-    public static int Run(string[] args)
+    public const string Usage = """
+        specee — SpecEE.Native inference runtime
+
+        usage: specee <command> [options]
+
+        commands:
+          generate   generate text from a prompt
+          repl       interactive prompt; tokens stream back (/help inside)
+          bench      dense decode and prefill speed (median of repeats)
+
+        common options:
+          --model PATH        model file or directory (llama2.c .bin, HF dir with config.json +
+                              model.safetensors, or .gguf); default: embedded tinystories-16L
+          --tokenizer PATH    SentencePiece .model or .gguf; default: found beside the model
+          --dtype f32|f16     weight precision (accumulation is always fp32); default f32
+          --threads N         CPU threads (0 = auto)
+
+        generate options:
+          --prompt TEXT  -n N  --temp T  --top-p P  --seed S  --json  --ignore-eos
+        bench options:
+          -n N (new tokens per run)  --repeats R  --prompt TEXT  --json
+        """;
+
+    /// <summary>Exit codes: 0 ok, 1 a runtime error with a message (bad file, no device, …), 2 bad command line.</summary>
+    public static int Run(string[] args, TextWriter? stdout = null, TextWriter? stderr = null, TextReader? stdin = null)
     {
-        Console.Error.WriteLine("specee: not implemented yet");
-        return 2;
+        stdout ??= Console.Out;
+        stderr ??= Console.Error;
+        stdin ??= Console.In;
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            (args.Length == 0 ? stderr : stdout).WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "generate" => GenerateCommand.Run(args[1..], stdout, stderr),
+                "repl" => ReplCommand.Run(args[1..], stdout, stderr, stdin),
+                "bench" => BenchCommand.Run(args[1..], stdout, stderr),
+                _ => throw new UsageException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (UsageException e)
+        {
+            stderr.WriteLine($"specee: {e.Message}");
+            stderr.WriteLine("run 'specee --help' for usage");
+            return 2;
+        }
+        catch (SpecEEException e)
+        {
+            stderr.WriteLine($"specee: error: {e.Message}");
+            return 1;
+        }
+        catch (OutOfMemoryException)
+        {
+            stderr.WriteLine("specee: error: out of memory while loading or running the model");
+            return 1;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"specee: error: {e.Message}");
+            return 1;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"specee: error: {e.Message}");
+            return 1;
+        }
     }
 }
