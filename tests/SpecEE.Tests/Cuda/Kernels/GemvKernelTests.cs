@@ -151,7 +151,7 @@ public class GemvKernelTests(string kind)
     public void Batched_EqualsSingleTokenLaunches_BitForBit(
         [Values(WeightDType.F16, WeightDType.F32)] WeightDType dt,
         [Values(Op.Residual, Op.LmHead, Op.GateUp)] Op op,
-        [Values(128, 172)] int cols)
+        [Values(128, 172, 1032)] int cols) // 1032: the unrolled multi-chunk loops (decode 4, batched 2 chunks per trip)
     {
         const int nTok = 11;
         int rows = op == Op.GateUp ? 45 : 37;
