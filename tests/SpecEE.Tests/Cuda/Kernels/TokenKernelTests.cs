@@ -2,6 +2,7 @@ using SpecEE.Core.Model;
 using SpecEE.Core.Sampling;
 using SpecEE.Cpu;
 using SpecEE.Cuda.Device;
+using SpecEE.Cuda.Interop;
 using SpecEE.Cuda.Kernels;
 using static SpecEE.Tests.Cuda.Kernels.KernelTestSupport;
 
@@ -69,13 +70,17 @@ public class TokenKernelTests(string kind)
 
         using var gemv = new GemvKernel(_device, dt);
         using GpuBuffer dW = Upload(_device, w, asHalf: dt == WeightDType.F16), dX = Upload(_device, x);
-        using GpuBuffer dLogits = NaNs(_device, vocab), dTok = _device.Allocate(4);
-        _device.Memset8(dTok.Ptr, 0xFF, 4);
+        using GpuBuffer dLogits = NaNs(_device, vocab), step = _device.Allocate(StepState.Bytes);
+        int[] state = Enumerable.Range(1000, StepState.Count).ToArray(); // sentinels: only NextToken may change
+        _device.CopyToDevice(step.Ptr, state.AsSpan());
         gemv.LmHead(dLogits.Ptr, dW.Ptr, dX.Ptr, vocab, dim, _stream);
-        _argmax.Launch(dTok.Ptr, dLogits.Ptr, vocab, _stream);
+        _argmax.Launch(StepState.Field(step, StepState.NextToken), dLogits.Ptr, vocab, _stream);
         _device.Synchronize(_stream);
-        var tok = new int[1];
-        _device.CopyToHost(tok.AsSpan(), dTok.Ptr);
+        var after = new int[StepState.Count];
+        _device.CopyToHost(after.AsSpan(), step.Ptr);
+        int[] tok = [after[StepState.NextToken]];
+        state[StepState.NextToken] = 100;
+        Assert.That(after, Is.EqualTo(state), "argmax writes the step-state NextToken field and nothing else");
         float[] logits = Download(_device, dLogits, vocab);
 
         Assert.That(logits[300], Is.EqualTo(logits[100]), "identical rows give bitwise-equal logits");
@@ -115,16 +120,17 @@ public class TokenKernelTests(string kind)
     private int[] DeviceSamples(float[] logits, float temperature, float topP, ulong seed, int draws, out ulong finalState)
     {
         int n = logits.Length;
-        using GpuBuffer dL = Upload(_device, logits), dProbs = NaNs(_device, n), dTok = _device.Allocate(4L * draws), dRng = _device.Allocate(8);
-        _device.CopyToDevice(dRng.Ptr, new[] { seed }.AsSpan());
+        using GpuBuffer dL = Upload(_device, logits), dProbs = NaNs(_device, n), dTok = _device.Allocate(4L * draws), step = _device.Allocate(StepState.Bytes);
+        CUdeviceptr rng = StepState.RngStateField(step);
+        _device.CopyToDevice(rng, new[] { seed }.AsSpan());
         _device.Memset8(dTok.Ptr, 0xFF, 4L * draws);
         for (int i = 0; i < draws; i++)
-            _sample.Launch(dTok.At(4L * i, 4), dProbs.Ptr, dRng.Ptr, dL.Ptr, n, temperature, topP, _stream);
+            _sample.Launch(dTok.At(4L * i, 4), dProbs.Ptr, rng, dL.Ptr, n, temperature, topP, _stream);
         _device.Synchronize(_stream);
         var tokens = new int[draws];
         _device.CopyToHost(tokens.AsSpan(), dTok.Ptr);
         var state = new ulong[1];
-        _device.CopyToHost(state.AsSpan(), dRng.Ptr);
+        _device.CopyToHost(state.AsSpan(), rng);
         finalState = state[0];
         return tokens;
     }
