@@ -54,11 +54,16 @@ public class TokenKernelTests(string kind)
     /// lm_head then argmax on the device, classifier rows 100 and 300 identical and the largest logit: the
     /// two logits are bitwise equal (same row, same order), so the lowest index (100) must win, as on the CPU.
     /// </summary>
-    [TestCase(WeightDType.F16, 512, 128)]
-    [TestCase(WeightDType.F32, 512, 128)]
-    [TestCase(WeightDType.F16, 512, 64)]
-    [TestCase(WeightDType.F16, 2000, 40)]
-    public void LmHeadArgmax_MatchesCpuReference_PlantedTieGoesToLowestIndex(WeightDType dt, int vocab, int dim)
+    [TestCase(512, 128)]   // tinystories-16L
+    [TestCase(512, 64)]    // stories260K
+    [TestCase(2000, 40)]
+    public void LmHeadArgmax_F16_MatchesCpuReference_PlantedTieGoesToLowestIndex(int vocab, int dim) => CheckLmHeadArgmax(WeightDType.F16, vocab, dim);
+
+    [TestCase(512, 128)]
+    [TestCase(2000, 40)]
+    public void LmHeadArgmax_F32_MatchesCpuReference_PlantedTieGoesToLowestIndex(int vocab, int dim) => CheckLmHeadArgmax(WeightDType.F32, vocab, dim);
+
+    private void CheckLmHeadArgmax(WeightDType dt, int vocab, int dim)
     {
         float[] x = Uniform(51, dim, 1f);
         float[] w = Uniform(52, vocab * dim, 1f / MathF.Sqrt(dim));
@@ -169,6 +174,38 @@ public class TokenKernelTests(string kind)
         logits[5] = float.NaN; // NaN logits get probability 0 on both
         AssertSameDraws(logits, 1f, topP, 99UL, 40);
         AssertSameDraws(new float[300], 0.9f, topP, 5UL, 20); // all equal: uniform
+    }
+
+    /// <summary>
+    /// argmax and sample captured once in a graph, replayed for new logits: every replay reads the logits and
+    /// the RNG state from device memory, so it follows a CPU Sampler that sees the same logits in turn.
+    /// </summary>
+    [Test]
+    public void ArgmaxAndSample_OneGraphReplayed_FollowDeviceMemory()
+    {
+        const int n = 512, steps = 6;
+        using GpuBuffer dL = NaNs(_device, n), dProbs = NaNs(_device, n), step = _device.Allocate(StepState.Bytes), dGreedy = _device.Allocate(4);
+        _device.Memset8(step.Ptr, 0, StepState.Bytes);
+        _device.CopyToDevice(StepState.RngStateField(step), new[] { 2024UL }.AsSpan());
+        _device.BeginCapture(_stream);
+        _argmax.Launch(dGreedy.Ptr, dL.Ptr, n, _stream);
+        _sample.Launch(StepState.Field(step, StepState.NextToken), dProbs.Ptr, StepState.RngStateField(step), dL.Ptr, n, 0.9f, 0.8f, _stream);
+        using GpuGraph graph = _device.EndCapture(_stream);
+
+        var cpu = new Sampler(0.9f, 0.8f, 2024UL);
+        for (int s = 0; s < steps; s++)
+        {
+            float[] logits = Uniform(500 + s, n, 3f);
+            _device.CopyToDevice(dL.Ptr, logits.AsSpan());
+            _device.Launch(graph, _stream);
+            _device.Synchronize(_stream);
+            var greedy = new int[1];
+            var state = new int[StepState.Count];
+            _device.CopyToHost(greedy.AsSpan(), dGreedy.Ptr);
+            _device.CopyToHost(state.AsSpan(), step.Ptr);
+            Assert.That(greedy[0], Is.EqualTo(Sampler.Argmax(logits)), $"replay {s}: argmax");
+            Assert.That(state[StepState.NextToken], Is.EqualTo(cpu.Sample(logits)), $"replay {s}: sample");
+        }
     }
 
     [Test]
