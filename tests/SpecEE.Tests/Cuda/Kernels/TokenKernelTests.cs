@@ -145,7 +145,7 @@ public class TokenKernelTests(string kind)
         var cpu = new Sampler(temperature, topP, seed);
         int[] expected = Enumerable.Range(0, draws).Select(_ => cpu.Sample(logits)).ToArray();
         if (topP >= 0.5f)
-            Assert.That(expected.Distinct().Count(), Is.GreaterThan(2), "a sampling test whose draws are all one token proves little");
+            Assert.That(expected.Distinct().Count(), Is.GreaterThan(Math.Min(2, draws / 3)), "a sampling test whose draws are all one token proves little");
         int[] actual = DeviceSamples(logits, temperature, topP, seed, draws, out ulong state);
         Assert.That(actual, Is.EqualTo(expected), $"T {temperature}, top-p {topP}, seed {seed}");
         // SplitMix64 advances its state by the golden-ratio increment once per draw.
@@ -161,6 +161,14 @@ public class TokenKernelTests(string kind)
     {
         float[] logits = Uniform(80 + (int)seed, 512, 4f);
         AssertSameDraws(logits, temperature, topP, seed, 48);
+    }
+
+    /// <summary>Vocabularies that take many warps (5000 → 10 warps, 32000 → 32): the cross-warp scans and sums.</summary>
+    [Test]
+    public void Sample_LargeVocab_MatchesCpuSampler([Values(5000, 32000)] int n, [Values(1f, 0.9f)] float topP)
+    {
+        float[] logits = Uniform(300 + n, n, 6f);
+        AssertSameDraws(logits, 0.8f, topP, 11UL, 6);
     }
 
     /// <summary>Many exactly equal probabilities: the sorted order's tie rule (lower id first) decides.</summary>
