@@ -19,8 +19,8 @@
 // Memory path: when cols is a multiple of 8 (f16) / 4 (f32) and W and x are 16-byte aligned, each lane
 // reads 16-byte weight chunks (ld.global.nc, L1::no_allocate: weights are read once, x stays in L1),
 // four chunks per row per loop trip in decode (8 × 16 B in flight per lane for 2 rows; batched: two),
-// lanes interleaved so a warp reads 512 contiguous bytes per row per load. Otherwise (e.g. stories260K's hidden 172) a scalar path
-// strides lanes over elements — correct for any shape, slower; the model fixtures are tiny there.
+// lanes interleaved so a warp reads 512 contiguous bytes per row per load. Otherwise (e.g. stories260K's
+// hidden 172) a scalar path strides lanes over elements: correct for any shape, slower; such models are tiny.
 //
 // Accumulation: fp32, deterministic. Lane l sums its chunks in increasing chunk order (chunks l, l+32, ...),
 // the elements of a chunk in index order with fmaf; then a butterfly (xor 16, 8, 4, 2, 1). No atomics,

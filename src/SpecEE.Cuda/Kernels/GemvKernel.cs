@@ -67,8 +67,17 @@ public sealed class GemvKernel : IDisposable
         _gateUpBatched = device.GetFunction(_module, $"gate_up_swiglu_{suffix}_batched");
         if (usePtx)
         {
-            _ptxModule = device.LoadPtx(KernelSources.Read(PtxFileName), PtxFileName);
-            _ptxResidual = device.GetFunction(_ptxModule, "gemv_residual_f16");
+            try
+            {
+                _ptxModule = device.LoadPtx(KernelSources.Read(PtxFileName), PtxFileName);
+                _ptxResidual = device.GetFunction(_ptxModule, "gemv_residual_f16");
+            }
+            catch
+            {
+                _ptxModule?.Dispose();
+                _module.Dispose();
+                throw;
+            }
         }
     }
 

@@ -89,6 +89,16 @@ public partial class GemvPtxTests
 [TestFixture("gpu")]
 public class GemvPtxDeviceTests(string kind)
 {
+    [Test]
+    public void UsePtx_OnTheSimulator_IsRefusedWithTheReason()
+    {
+        if (kind != "sim") Assert.Ignore("simulator behaviour");
+        using IGpuDevice device = Open(kind);
+        var e = Assert.Throws<SpecEE.Core.InvalidRequestException>(() => new GemvKernel(device, WeightDType.F16, usePtx: true));
+        Assert.That(e!.Message, Does.Contain("PTX modules run only on a GPU"));
+        Assert.Throws<SpecEE.Core.InvalidRequestException>(() => new GemvKernel(device, WeightDType.F32, usePtx: true), "the PTX twin is f16 only");
+    }
+
     [TestCase(128, 128)]
     [TestCase(128, 384)]
     [TestCase(19, 1032)]
