@@ -19,7 +19,9 @@ internal static class TestRun
     {
         var runner = new NUnitTestAssemblyRunner(new DefaultTestAssemblyBuilder());
         var settings = new Dictionary<string, object> { ["NumberOfTestWorkers"] = 0 }; // one thread: GPU tests share the device
-        runner.Load(Assembly.GetExecutingAssembly(), settings);
+        // By name, not by Assembly: in a single-file bundle Assembly.Location is empty, which NUnit's builder
+        // rejects; loading the name returns this very (already loaded) assembly.
+        runner.Load(Assembly.GetExecutingAssembly().GetName().Name!, settings);
         var listener = new Listener(log);
         runner.Run(listener, new PrefixFilter(prefixes));
         return listener.Outcomes;
