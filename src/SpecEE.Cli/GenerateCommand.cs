@@ -32,7 +32,9 @@ public static class GenerateCommand
         Console.CancelKeyPress += onCtrlC;
         try
         {
-            var stream = tokenizer.CreateStreamDecoder();
+            Generator.ValidatePrompt(backend, promptIds, options);
+            // The prompt is echoed, so the continuation is not at the start of the text (its leading space stays).
+            var stream = tokenizer.CreateStreamDecoder(atTextStart: false);
             if (!json) stdout.Write(prompt);
             var result = Generator.Run(backend, promptIds, options,
                 json ? null : id => { stdout.Write(stream.Append(id)); stdout.Flush(); }, cancel.Token);

@@ -111,7 +111,7 @@ public sealed class ReplSession(IDecoderBackend backend, TextTokenizer tokenizer
     {
         int[] ids = tokenizer.Encode(text, addBos: _pos == 0);
         int[] feed = _pending is int p ? [p, .. ids] : ids;
-        var stream = tokenizer.CreateStreamDecoder();
+        var stream = tokenizer.CreateStreamDecoder(atTextStart: false); // the user's text is already on screen
         var r = Generator.Run(backend, feed, options, id => onText(stream.Append(id)), cancel, _pos);
         _pos = r.EndPos;
         _pending = r.PendingToken;

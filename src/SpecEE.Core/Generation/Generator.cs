@@ -36,17 +36,7 @@ public static class Generator
     public static GenerationResult Run(IDecoderBackend backend, int[] promptIds, GenerationOptions options,
         Action<int>? onToken = null, CancellationToken cancel = default, int startPos = 0)
     {
-        if (promptIds.Length == 0) throw new InvalidRequestException("the prompt is empty (it must hold at least BOS)");
-        if (startPos < 0) throw new InvalidRequestException("the start position must be ≥ 0");
-        if (options.MaxNewTokens < 0) throw new InvalidRequestException("the number of new tokens must be ≥ 0");
-        if (startPos + promptIds.Length > backend.MaxSeq)
-            throw new InvalidRequestException(startPos == 0
-                ? $"the prompt has {promptIds.Length} tokens but the context holds {backend.MaxSeq}; shorten the prompt"
-                : $"the context is full: {startPos} tokens used + {promptIds.Length} new > {backend.MaxSeq}; reset the session");
-        int vocab = backend.Config.Vocab;
-        int bad = Array.FindIndex(promptIds, id => id < 0 || id >= vocab);
-        if (bad >= 0) throw new InvalidRequestException($"prompt token {promptIds[bad]} at index {bad} is outside the vocabulary [0, {vocab})");
-
+        ValidatePrompt(backend, promptIds, options, startPos);
         var sampler = new Sampler(options.Temperature, options.TopP, options.Seed);
         int budget = Math.Min(options.MaxNewTokens, backend.MaxSeq - startPos - promptIds.Length);
         var newIds = new List<int>(budget);
@@ -71,5 +61,20 @@ public static class Generator
         int? pending = !eos && !cancelled && newIds.Count > 0 ? newIds[^1] : null;
         return new GenerationResult(promptIds, newIds.ToArray(), prefillMs, sw.Elapsed.TotalMilliseconds, eos, cancelled,
             pos, pending);
+    }
+
+    /// <summary>The checks <see cref="Run"/> makes before touching the backend, for callers that print first.</summary>
+    public static void ValidatePrompt(IDecoderBackend backend, int[] promptIds, GenerationOptions options, int startPos = 0)
+    {
+        if (promptIds.Length == 0) throw new InvalidRequestException("the prompt is empty (it must hold at least BOS)");
+        if (startPos < 0) throw new InvalidRequestException("the start position must be ≥ 0");
+        if (options.MaxNewTokens < 0) throw new InvalidRequestException("the number of new tokens must be ≥ 0");
+        if (startPos + promptIds.Length > backend.MaxSeq)
+            throw new InvalidRequestException(startPos == 0
+                ? $"the prompt has {promptIds.Length} tokens but the context holds {backend.MaxSeq}; shorten the prompt"
+                : $"the context is full: {startPos} tokens used + {promptIds.Length} new > {backend.MaxSeq}; reset the session");
+        int vocab = backend.Config.Vocab;
+        int bad = Array.FindIndex(promptIds, id => id < 0 || id >= vocab);
+        if (bad >= 0) throw new InvalidRequestException($"prompt token {promptIds[bad]} at index {bad} is outside the vocabulary [0, {vocab})");
     }
 }
