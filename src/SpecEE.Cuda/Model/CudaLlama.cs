@@ -43,12 +43,16 @@ public sealed partial class CudaLlama : IDisposable
 
     /// <summary>Uploads <paramref name="model"/> (matrices as <paramref name="dtype"/>, norms fp32) and allocates a KV cache of <paramref name="maxSeq"/> positions (0 = the model's).</summary>
     public CudaLlama(IGpuDevice device, LlamaModel model, WeightDType dtype, int maxSeq = 0)
-        : this(device, CudaWeights.Upload(device, model, dtype), maxSeq, ownsWeights: true)
+        : this(device, CudaWeights.Upload(device, model, dtype), maxSeq, ownsWeights: true, usePtxGemv: false)
     {
     }
 
-    /// <summary>Runs with <paramref name="weights"/> already on <paramref name="device"/> (e.g. <see cref="CudaWeights.Random"/>); disposes them when <paramref name="ownsWeights"/>.</summary>
-    public CudaLlama(IGpuDevice device, CudaWeights weights, int maxSeq, bool ownsWeights)
+    /// <summary>
+    /// Runs with <paramref name="weights"/> already on <paramref name="device"/> (e.g. <see cref="CudaWeights.Random"/>);
+    /// disposes them when <paramref name="ownsWeights"/>. <paramref name="usePtxGemv"/> (f16, GPU only) runs the O and
+    /// down projections through the handwritten PTX GEMV.
+    /// </summary>
+    public CudaLlama(IGpuDevice device, CudaWeights weights, int maxSeq, bool ownsWeights, bool usePtxGemv = false)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(weights);
@@ -70,7 +74,7 @@ public sealed partial class CudaLlama : IDisposable
             for (int i = 0; i < TokenRing; i++) _tokenReady[i] = Own(device.CreateEvent(timing: false));
             _done = Own(device.CreateEvent(timing: false));
             CreateActivations();
-            CreateKernels();
+            CreateKernels(usePtxGemv);
             ResetState();
         }
         catch

@@ -8,23 +8,22 @@ namespace SpecEE.Cuda.Model;
 /// <summary>Device copies of one decoder layer's weights: matrices in the weight dtype, norm weights fp32.</summary>
 public sealed class CudaLayerWeights
 {
-    internal CudaLayerWeights(GpuBuffer attnNorm, GpuBuffer wq, GpuBuffer wk, GpuBuffer wv, GpuBuffer wo,
+    internal CudaLayerWeights(GpuBuffer attnNorm, GpuBuffer wqkv, GpuBuffer wo,
         GpuBuffer ffnNorm, GpuBuffer w1, GpuBuffer w2, GpuBuffer w3)
     {
-        AttnNorm = attnNorm; Wq = wq; Wk = wk; Wv = wv; Wo = wo; FfnNorm = ffnNorm; W1 = w1; W2 = w2; W3 = w3;
+        AttnNorm = attnNorm; Wqkv = wqkv; Wo = wo; FfnNorm = ffnNorm; W1 = w1; W2 = w2; W3 = w3;
     }
 
     public GpuBuffer AttnNorm { get; } // [dim] f32
-    public GpuBuffer Wq { get; }       // [nHeads·headDim, dim], interleaved-pair RoPE row order
-    public GpuBuffer Wk { get; }       // [kvDim, dim], interleaved-pair RoPE row order
-    public GpuBuffer Wv { get; }       // [kvDim, dim]
+    /// <summary>[Wq; Wk; Wv] stacked: [(nHeads + 2·nKvHeads)·headDim, dim], q/k rows in interleaved-pair RoPE order (what qkv_rope reads).</summary>
+    public GpuBuffer Wqkv { get; }
     public GpuBuffer Wo { get; }       // [dim, nHeads·headDim]
     public GpuBuffer FfnNorm { get; }  // [dim] f32
     public GpuBuffer W1 { get; }       // gate [hiddenDim, dim]
     public GpuBuffer W2 { get; }       // down [dim, hiddenDim]
     public GpuBuffer W3 { get; }       // up   [hiddenDim, dim]
 
-    internal IEnumerable<GpuBuffer> All() => [AttnNorm, Wq, Wk, Wv, Wo, FfnNorm, W1, W2, W3];
+    internal IEnumerable<GpuBuffer> All() => [AttnNorm, Wqkv, Wo, FfnNorm, W1, W2, W3];
 }
 
 /// <summary>
@@ -79,13 +78,21 @@ public sealed class CudaWeights : IDisposable
         var result = new CudaWeights(c, dtype);
         try
         {
-            GpuBuffer Matrix(float[] data, string name, long expected)
+            GpuBuffer Matrix(float[] data, string name, long expected) => Stacked([(data, name)], expected);
+            // Tensors uploaded one after another into one buffer (the stacked QKV matrix), each checked for its size.
+            GpuBuffer Stacked((float[] Data, string Name)[] parts, params long[] expected)
             {
-                if (data.Length != expected)
-                    throw new ModelFormatException($"{model.SourcePath}: tensor {name} holds {data.Length} values, expected {expected}");
-                GpuBuffer b = result.Own(device.Allocate(expected * result.ElementBytes));
-                if (dtype == WeightDType.F32) device.CopyToDevice(b.Ptr, data.AsSpan());
-                else UploadAsHalf(device, b, data);
+                GpuBuffer b = result.Own(device.Allocate(expected.Sum() * result.ElementBytes));
+                long offset = 0;
+                for (int i = 0; i < parts.Length; i++)
+                {
+                    var (data, name) = parts[i];
+                    if (data.Length != expected[i])
+                        throw new ModelFormatException($"{model.SourcePath}: tensor {name} holds {data.Length} values, expected {expected[i]}");
+                    if (dtype == WeightDType.F32) device.CopyToDevice(b.At(offset * 4, data.Length * 4L), data.AsSpan());
+                    else UploadAsHalf(device, b, offset, data);
+                    offset += data.Length;
+                }
                 return b;
             }
             GpuBuffer Norm(float[] data, string name)
@@ -104,9 +111,8 @@ public sealed class CudaWeights : IDisposable
                 LayerWeights lw = w.Layers[l];
                 result.Layers[l] = new CudaLayerWeights(
                     Norm(lw.AttnNorm, $"layers.{l}.attn_norm"),
-                    Matrix(lw.Wq, $"layers.{l}.wq", (long)qDim * c.Dim),
-                    Matrix(lw.Wk, $"layers.{l}.wk", (long)c.KvDim * c.Dim),
-                    Matrix(lw.Wv, $"layers.{l}.wv", (long)c.KvDim * c.Dim),
+                    Stacked([(lw.Wq, $"layers.{l}.wq"), (lw.Wk, $"layers.{l}.wk"), (lw.Wv, $"layers.{l}.wv")],
+                        (long)qDim * c.Dim, (long)c.KvDim * c.Dim, (long)c.KvDim * c.Dim),
                     Matrix(lw.Wo, $"layers.{l}.wo", (long)c.Dim * qDim),
                     Norm(lw.FfnNorm, $"layers.{l}.ffn_norm"),
                     Matrix(lw.W1, $"layers.{l}.w1", (long)c.HiddenDim * c.Dim),
@@ -155,8 +161,7 @@ public sealed class CudaWeights : IDisposable
             result.TokenEmbedding = Matrix(config.Vocab, config.Dim);
             result.Layers = new CudaLayerWeights[config.NLayers];
             for (int l = 0; l < config.NLayers; l++)
-                result.Layers[l] = new CudaLayerWeights(Norm(), Matrix(qDim, config.Dim), Matrix(config.KvDim, config.Dim),
-                    Matrix(config.KvDim, config.Dim), Matrix(config.Dim, qDim), Norm(),
+                result.Layers[l] = new CudaLayerWeights(Norm(), Matrix(qDim + 2L * config.KvDim, config.Dim), Matrix(config.Dim, qDim), Norm(),
                     Matrix(config.HiddenDim, config.Dim), Matrix(config.Dim, config.HiddenDim), Matrix(config.HiddenDim, config.Dim));
             result.FinalNorm = Norm();
             result.Classifier = config.TiedClassifier ? result.TokenEmbedding : Matrix(config.Vocab, config.Dim);
@@ -177,7 +182,7 @@ public sealed class CudaWeights : IDisposable
     }
 
     // Converted in slices so a 7B-sized tensor never needs a second full-size host copy.
-    private static void UploadAsHalf(IGpuDevice device, GpuBuffer destination, float[] data)
+    private static void UploadAsHalf(IGpuDevice device, GpuBuffer destination, long elementOffset, float[] data)
     {
         const int Slice = 1 << 20;
         var half = new Half[Math.Min(Slice, data.Length)];
@@ -185,7 +190,7 @@ public sealed class CudaWeights : IDisposable
         {
             int n = Math.Min(Slice, data.Length - start);
             for (int i = 0; i < n; i++) half[i] = (Half)data[start + i];
-            device.CopyToDevice(destination.At(start * 2L, n * 2L), new ReadOnlySpan<Half>(half, 0, n));
+            device.CopyToDevice(destination.At((elementOffset + start) * 2L, n * 2L), new ReadOnlySpan<Half>(half, 0, n));
         }
     }
 
