@@ -75,6 +75,7 @@ public sealed partial class CudaLlama : IDisposable
             _done = Own(device.CreateEvent(timing: false));
             CreateActivations();
             CreateKernels(usePtxGemv);
+            CreatePrefillBuffers();
             ResetState();
         }
         catch
@@ -114,8 +115,9 @@ public sealed partial class CudaLlama : IDisposable
     }
 
     /// <summary>
-    /// Dense forward of a prompt at positions startPos.. (one step per token, consecutive replays with no host
-    /// sync between them); commits every position as dense. Returns the last token's logits [vocab].
+    /// Dense forward of a prompt at positions startPos..; commits every position as dense. Returns the last token's
+    /// logits [vocab]. Batched (<see cref="BatchedPrefill"/>, the default): the layer GEMVs read each weight once per
+    /// 8 prompt tokens; otherwise one decode step (graph replay) per token. No host sync until the logits.
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPos)
     {
@@ -124,6 +126,11 @@ public sealed partial class CudaLlama : IDisposable
             throw new InvalidRequestException(
                 $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
         foreach (int t in tokens) CheckToken(t);
+        if (BatchedPrefill)
+        {
+            EnqueueBatchedPrefill(tokens, startPos);
+            return ReadLogitsAfterStep();
+        }
         for (int i = 0; i < tokens.Length; i++)
         {
             StageStep(i, tokens[i], startPos + i); // one staging slot per token: no slot is rewritten before its copy ran

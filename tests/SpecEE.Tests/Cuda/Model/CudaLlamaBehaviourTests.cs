@@ -53,6 +53,36 @@ public class CudaLlamaBehaviourTests(string kind)
         Assert.That(eager[^1], Has.All.Not.NaN);
     }
 
+    [TestCase(WeightDType.F16)]
+    [TestCase(WeightDType.F32)]
+    public void BatchedPrefill_EqualsOneStepPerToken_BitForBit(WeightDType dtype)
+    {
+        // 70 real ids: more than one 64-token chunk, so the second chunk attends to K/V the first one wrote.
+        int[] ids = ModelTestSupport.Ints(ModelTestSupport.Reference("stories260K_reference.json"), "greedy_from_bos_ids")[..73];
+        int[] prompt = ids[..70];
+        LlamaModel model = ModelTestSupport.Stories260K.WithDType(dtype);
+        using var llama = new CudaLlama(_device, model, dtype);
+        float[][] Run(bool batched, int split)
+        {
+            llama.BatchedPrefill = batched;
+            llama.Reset();
+            var logits = new List<float[]>();
+            if (split > 0) llama.Prefill(prompt[..split], 0); // a continued prompt (the REPL): startPos > 0
+            logits.Add(llama.Prefill(prompt[split..], split).ToArray());
+            for (int pos = 70; pos < ids.Length; pos++) logits.Add(llama.Forward(ids[pos], pos).ToArray());
+            return logits.ToArray();
+        }
+        float[][] stepwise = Run(batched: false, split: 0);
+        float[][] batched = Run(batched: true, split: 0);
+        float[][] continued = Run(batched: true, split: 37);
+        for (int s = 0; s < stepwise.Length; s++)
+        {
+            Assert.That(batched[s], Is.EqualTo(stepwise[s]), $"batched prefill, logits {s} (same kernels per token, bit-identical batched GEMVs)");
+            Assert.That(continued[s], Is.EqualTo(stepwise[s]), $"prefill in two calls, logits {s}");
+        }
+        Assert.That(SpecEE.Core.Sampling.Sampler.Argmax(stepwise[0]), Is.EqualTo(ids[70]), "the golden greedy id follows the prompt");
+    }
+
     [Test]
     public void DecodeGreedy_GraphAndEager_GiveTheSameIds_AndAdvanceTheStepState()
     {
