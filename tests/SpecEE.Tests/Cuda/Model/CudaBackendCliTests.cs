@@ -82,7 +82,7 @@ public class CudaBackendCliTests
     [Test]
     public void UnknownBackend_IsAUsageError()
     {
-        var (exit, _, stderr) = Cli("generate", "--backend", "tpu", "--prompt", "");
+        var (exit, _, stderr) = Cli("generate", "--backend", "tpu", "--model", TestPaths.Fixture("stories260K.bin"), "--prompt", "");
         Assert.That(exit, Is.EqualTo(2));
         Assert.That(stderr, Does.Contain("--backend wants one of cpu, cuda, sim"));
     }
