@@ -6,7 +6,9 @@
 #
 #   here:    tools/gpu-check.sh publish [--with-nvrtc]   → .devcarry/gpu-check/gpu-check (+ size budget check)
 #            tools/gpu-check.sh local                    → publish, then run it on the simulator (what runs here)
-#   device:  run(command="bash tools/gpu-check.sh device", carry=[".devcarry"], timeout_s=420)
+#   device:  run(command="bash tools/gpu-check.sh device", carry=[".devcarry"], timeout_s=360)
+#            (gpu-check itself is stopped after 330 s so report.md/tests.log still come back; on an H200 the whole
+#            run should take 1–3 minutes, leaving device time for one rerun)
 #            → finds NVRTC, links the test fixtures, runs the CUDA tests on the GPU and the 7B-shaped speed
 #              benchmark; report.md and tests.log land in $OUT.
 #
@@ -72,6 +74,15 @@ find_nvrtc() {
   echo "gpu-check.sh: NVRTC = ${SPECEE_NVRTC:-not found}"
 }
 
+find_libcuda() {
+  # The driver's folder is a mount (/usr/local/nvidia); dlopen("libcuda.so.1") needs it on the loader path.
+  ldconfig -p 2>/dev/null | grep -q 'libcuda\.so\.1 ' && return
+  local f
+  f=$(find /usr/local/nvidia /usr/lib /usr/lib64 /usr/local/cuda*/compat -name 'libcuda.so.1' 2>/dev/null | head -1 || true)
+  [[ -n "$f" ]] && export LD_LIBRARY_PATH=$(dirname "$f")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  echo "gpu-check.sh: libcuda = ${f:-not found}"
+}
+
 case "${1:-}" in
   publish) shift; publish "$@" ;;
   local)
@@ -86,11 +97,12 @@ case "${1:-}" in
     shift
     [[ -x "$CARRY/gpu-check" ]] || { echo "gpu-check.sh: $CARRY/gpu-check missing: run 'tools/gpu-check.sh publish' here and carry .devcarry"; exit 1; }
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv 2>&1 | tee "${OUT:-.}/nvidia-smi.txt" || true
+    find_libcuda
     find_nvrtc
     link_fixtures
     export SPECEE_KERNEL_CACHE=/tmp/specee-kernel-cache
     export DOTNET_BUNDLE_EXTRACT_BASE_DIR=/tmp/specee-bundle
-    "$CARRY/gpu-check" --device cuda --out "${OUT:-.}" "$@"
+    timeout 330 "$CARRY/gpu-check" --device cuda --out "${OUT:-.}" "$@"
     ;;
   *) echo "usage: tools/gpu-check.sh publish [--with-nvrtc] | local [args] | device [args]"; exit 2 ;;
 esac

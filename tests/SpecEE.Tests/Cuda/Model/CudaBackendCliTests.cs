@@ -6,8 +6,8 @@ using SpecEE.Cuda.Device;
 namespace SpecEE.Tests.Cuda.Model;
 
 /// <summary>
-/// `specee generate --backend sim|cuda` end to end through <see cref="CliMain.Run"/>: the simulator run of the CUDA
-/// backend reproduces the CPU backend's f16 output for both fixtures, and --backend cuda without a GPU fails
+/// `specee generate --backend sim|cuda` end to end through <see cref="CliMain.Run"/>: the CUDA backend (on the simulator,
+/// and on the GPU where one exists) reproduces the CPU backend's f16 output for both fixtures, and --backend cuda without a GPU fails
 /// with one clear "no CUDA device" line and exit code 1.
 /// </summary>
 [NonParallelizable]
@@ -38,16 +38,19 @@ public class CudaBackendCliTests
             json.GetProperty("backend").GetString()!);
     }
 
-    [TestCase("stories260K", "", 64)]
-    [TestCase("tinystories-16L", "Once upon a time, there was a little girl named Lily.", 32)]
-    public void Generate_BackendSimF16_ReproducesCpuF16(string name, string prompt, int n)
+    [TestCase("sim", "stories260K", "", 64)]
+    [TestCase("sim", "tinystories-16L", "Once upon a time, there was a little girl named Lily.", 32)]
+    [TestCase("cuda", "stories260K", "", 64)]
+    [TestCase("cuda", "tinystories-16L", "Once upon a time, there was a little girl named Lily.", 32)]
+    public void Generate_DeviceBackendF16_ReproducesCpuF16(string backend, string name, string prompt, int n)
     {
-        RequireSim();
+        if (backend == "sim") RequireSim();
+        else CudaTestSupport.RequireGpu().Dispose();
         string model = name == "stories260K" ? TestPaths.Fixture("stories260K.bin") : TestPaths.DefaultModelDir;
         var cpu = GenerateJson("cpu", model, prompt, n);
-        var sim = GenerateJson("sim", model, prompt, n);
+        var sim = GenerateJson(backend, model, prompt, n);
         Assert.That(cpu.Backend, Is.EqualTo("cpu f16"));
-        Assert.That(sim.Backend, Is.EqualTo("sim f16"));
+        Assert.That(sim.Backend, Is.EqualTo($"{backend} f16"));
         Assert.That(sim.Prompt, Is.EqualTo(cpu.Prompt));
         Assert.That(cpu.NewIds, Has.Length.EqualTo(n));
         if (!sim.NewIds.SequenceEqual(cpu.NewIds))
@@ -56,7 +59,7 @@ public class CudaBackendCliTests
             LlamaModel m = (name == "stories260K" ? ModelTestSupport.Stories260K : ModelTestSupport.TinyStories16L).WithDType(WeightDType.F16);
             var (ids, logits) = ModelTestSupport.CpuGreedy(m, cpu.Prompt, n);
             Assert.That(ids, Is.EqualTo(cpu.NewIds), "the CLI's CPU run and the direct CPU run agree");
-            ModelTestSupport.AssertEqualOrGenuineTie(sim.NewIds, cpu.NewIds, logits, m.Config.Dim, $"{name} sim vs cpu");
+            ModelTestSupport.AssertEqualOrGenuineTie(sim.NewIds, cpu.NewIds, logits, m.Config.Dim, $"{name} {backend} vs cpu");
         }
     }
 
