@@ -21,18 +21,30 @@ public static class CpuThreads
 
 /// <summary>
 /// A fixed set of worker threads plus the caller: <see cref="Run"/> hands part i of a job to participant i
-/// and returns when all parts are done. Workers spin briefly, then block, so an idle pool costs no CPU.
+/// and returns when all parts are done.
 /// </summary>
+/// <remarks>
+/// Decode dispatches a job per layer, every few microseconds, so the hand-off must not go through the
+/// kernel: a job is published by bumping <c>_generation</c>, and idle workers spin on it (yielding the core
+/// between polls, never sleeping) for about <see cref="SpinBeforeSleep"/> before they block on their own
+/// event. Blocking is a Dekker handshake: the worker resets its event, raises <c>_sleeping[i]</c>, re-reads the
+/// generation; the caller bumps the generation, then sets the event of every worker that is asleep. Both sides
+/// use full fences, so one of them always sees the other and no wake-up is lost.
+/// </remarks>
 internal sealed class CpuWorkerPool : IDisposable
 {
-    /// <summary>Below this many multiply-adds a job runs on the calling thread: waking workers costs a few µs.</summary>
+    /// <summary>Below this many multiply-adds a job runs on the calling thread.</summary>
     public const long MinParallelMacs = 1 << 20;
 
+    /// <summary>How long an idle worker polls for the next job before it blocks.</summary>
+    private static readonly long SpinBeforeSleep = System.Diagnostics.Stopwatch.Frequency / 5000; // 200 µs
+
     private readonly Thread[] _workers;
-    private readonly ManualResetEventSlim[] _start;
-    private readonly ManualResetEventSlim _done = new(false, spinCount: 2000);
+    private readonly ManualResetEventSlim[] _wake;
+    private readonly int[] _sleeping;
     private IParallelJob? _job;
     private int _parts;
+    private int _generation;
     private int _remaining;
     private volatile bool _stopping;
 
@@ -43,10 +55,11 @@ internal sealed class CpuWorkerPool : IDisposable
     {
         Count = Math.Max(1, participants);
         _workers = new Thread[Count - 1];
-        _start = new ManualResetEventSlim[Count - 1];
+        _wake = new ManualResetEventSlim[Count - 1];
+        _sleeping = new int[Count - 1];
         for (int i = 0; i < _workers.Length; i++)
         {
-            _start[i] = new ManualResetEventSlim(false, spinCount: 2000);
+            _wake[i] = new ManualResetEventSlim(false, spinCount: 1);
             int index = i;
             _workers[i] = new Thread(() => WorkerLoop(index)) { IsBackground = true, Name = $"specee-cpu-{i + 1}" };
             _workers[i].Start();
@@ -63,34 +76,61 @@ internal sealed class CpuWorkerPool : IDisposable
         }
         _job = job;
         _parts = Count;
-        _done.Reset();
         Volatile.Write(ref _remaining, Count - 1);
-        foreach (var s in _start) s.Set();
+        Interlocked.Increment(ref _generation);
+        WakeSleepers();
         job.Execute(0, Count);
-        _done.Wait();
+        var spin = new SpinWait();
+        while (Volatile.Read(ref _remaining) != 0) spin.SpinOnce(sleep1Threshold: -1);
         _job = null;
+    }
+
+    private void WakeSleepers()
+    {
+        for (int i = 0; i < _sleeping.Length; i++)
+            if (Volatile.Read(ref _sleeping[i]) != 0) _wake[i].Set();
     }
 
     private void WorkerLoop(int index)
     {
-        var start = _start[index];
+        int seen = 0; // the generation at construction: a job may be published before this thread first runs
         while (true)
         {
-            start.Wait();
-            start.Reset();
+            seen = AwaitNextJob(index, seen);
             if (_stopping) return;
             _job!.Execute(index + 1, _parts);
-            if (Interlocked.Decrement(ref _remaining) == 0) _done.Set();
+            Interlocked.Decrement(ref _remaining);
+        }
+    }
+
+    /// <summary>Returns the new generation once it differs from <paramref name="seen"/> (or the pool is stopping).</summary>
+    private int AwaitNextJob(int index, int seen)
+    {
+        long deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinBeforeSleep;
+        var spin = new SpinWait();
+        while (true)
+        {
+            int g = Volatile.Read(ref _generation);
+            if (g != seen || _stopping) return g;
+            if (System.Diagnostics.Stopwatch.GetTimestamp() < deadline) { spin.SpinOnce(sleep1Threshold: -1); continue; }
+
+            _wake[index].Reset();
+            Interlocked.Exchange(ref _sleeping[index], 1);
+            g = Volatile.Read(ref _generation);
+            if (g == seen && !_stopping) _wake[index].Wait();
+            Interlocked.Exchange(ref _sleeping[index], 0);
+            deadline = System.Diagnostics.Stopwatch.GetTimestamp() + SpinBeforeSleep;
+            spin = new SpinWait();
         }
     }
 
     public void Dispose()
     {
         _stopping = true;
-        foreach (var s in _start) s.Set();
+        Interlocked.Increment(ref _generation);
+        foreach (var w in _wake) w.Set();
         foreach (var t in _workers) t.Join();
-        foreach (var s in _start) s.Dispose();
-        _done.Dispose();
+        foreach (var w in _wake) w.Dispose();
     }
 
     /// <summary>Rows [r0, r1) of part <paramref name="part"/> when <paramref name="rows"/> are split in multiples of 4.</summary>
