@@ -41,7 +41,7 @@ public sealed class CpuLlama : IDisposable
         Config = model.Config;
         _w = model.Weights;
         int seq = maxSeq == 0 ? Config.MaxSeq : maxSeq;
-        Threads = threads == 0 ? CpuThreads.Auto(Config) : threads;
+        Threads = threads == 0 ? CpuThreads.Auto() : threads;
         Kv = new KvCache(Config.NLayers, seq, Config.KvDim);
         _rope = new RopeTable(Config.HeadDim, seq, Config.RopeTheta);
         _pool = new CpuWorkerPool(Threads);

@@ -1,5 +1,3 @@
-using SpecEE.Core.Model;
-
 namespace SpecEE.Cpu;
 
 /// <summary>Work that can be split into independent parts; <see cref="Execute"/> runs part <c>part</c> of <c>parts</c>.</summary>
@@ -12,10 +10,10 @@ internal interface IParallelJob
 public static class CpuThreads
 {
     /// <summary>
-    /// Default worker count for <paramref name="config"/>: every core the process may use. Work too small to pay
+    /// Default worker count: every core the process may use (at most 64). Work too small to pay
     /// for a split stays on the calling thread anyway (see <see cref="CpuLlama.MinParallelMacs"/>).
     /// </summary>
-    public static int Auto(LlamaConfig config) => Math.Clamp(Environment.ProcessorCount, 1, 64);
+    public static int Auto() => Math.Clamp(Environment.ProcessorCount, 1, 64);
 }
 
 /// <summary>
