@@ -75,6 +75,7 @@ internal sealed class CpuWorkerPool : IDisposable
             job.Execute(0, 1);
             return;
         }
+        ObjectDisposedException.ThrowIf(_stopping, this);
         _job = job;
         _parts = Count;
         Volatile.Write(ref _remaining, Count - 1);

@@ -52,6 +52,14 @@ public class CpuWorkerPoolTests
     }
 
     [Test]
+    public void RunAfterDispose_Throws()
+    {
+        var pool = new CpuWorkerPool(2);
+        pool.Dispose();
+        Assert.That(() => pool.Run(new CountingJob(2)), Throws.TypeOf<ObjectDisposedException>());
+    }
+
+    [Test]
     public void RowRange_CoversAllRowsInBlocksOfFour()
     {
         foreach (int rows in new[] { 1, 5, 64, 172, 384, 513 })
