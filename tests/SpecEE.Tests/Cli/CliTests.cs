@@ -35,7 +35,8 @@ public class CliTests
     {
         using var reference = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("tinystories-16L_reference.json")));
         string prompt = reference.RootElement.GetProperty("prompt_text").GetString()!;
-        var (code, stdout, stderr) = Run("", "generate", "--prompt", prompt, "-n", "32", "--json");
+        // --no-exit: the embedded model runs SpecEE by default (its predictors ship beside it); this checks the dense path.
+        var (code, stdout, stderr) = Run("", "generate", "--prompt", prompt, "-n", "32", "--no-exit", "--json");
         Assert.That(code, Is.EqualTo(0), stderr);
         using var got = JsonDocument.Parse(stdout);
         var expected = Ints(reference.RootElement.GetProperty("greedy_128_ids"))[..32];
