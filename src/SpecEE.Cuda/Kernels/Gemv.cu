@@ -18,9 +18,9 @@
 //
 // Memory path: when cols is a multiple of 8 (f16) / 4 (f32) and W and x are 16-byte aligned, each lane
 // reads 16-byte weight chunks (ld.global.nc, L1::no_allocate: weights are read once, x stays in L1),
-// two chunks per row per loop trip (4 × 16 B in flight per lane for 2 rows), lanes interleaved so a warp
-// reads 512 contiguous bytes per row per load. Otherwise (e.g. stories260K's hidden 172) a scalar path
-// strides lanes over elements — correct for any shape, slower; the model fixtures are tiny there.
+// four chunks per row per loop trip in decode (8 × 16 B in flight per lane for 2 rows; batched: two),
+// lanes interleaved so a warp reads 512 contiguous bytes per row per load. Otherwise (e.g. stories260K's
+// hidden 172) a scalar path strides lanes over elements: correct for any shape, slower; such models are tiny.
 //
 // Accumulation: fp32, deterministic. Lane l sums its chunks in increasing chunk order (chunks l, l+32, ...),
 // the elements of a chunk in index order with fmaf; then a butterfly (xor 16, 8, 4, 2, 1). No atomics,
@@ -32,6 +32,9 @@
 // block = 128 threads = GEMV_WARPS * 32 (written as a literal in __launch_bounds__ below)
 #define GEMV_ROWS 2         // rows per warp (gemv_residual, lm_head)
 #define GEMV_TOKEN_TILE 8   // token vectors per block in the batched kernels
+// Chunks per row per loop trip: decode 4 (2 rows × 4 × 16 B = 128 B of weights in flight per lane, ≈ 60 KiB
+// per SM at 4096 rows: above HBM's bandwidth × latency per SM); batched 2 (its x tiles need the registers).
+#define GEMV_UNROLL(TOK) ((TOK) == 1 ? 4 : 2)
 
 // 16 bytes of weights, read once: non-coherent path, not allocated in L1 so x keeps its lines there.
 static __device__ __forceinline__ uint4 load_weights16(const unsigned char* p)
@@ -104,36 +107,36 @@ struct F32Weights {
 };
 
 // acc[t][r] += W-row r · x_t for the NR rows w[r] (byte pointers to row starts) and the nt ≤ TOK token
-// vectors x + t·cols, over this lane's share of the columns. vec selects the 16-byte chunk path.
-template <typename WF, int NR, int TOK>
+// vectors x + t·cols, over this lane's share of the columns. vec selects the 16-byte chunk path, which
+// takes U chunks per row per loop trip (U·NR independent 16-byte loads issued before the first FMA), then
+// single chunks. Per row the chunks are applied in increasing order either way.
+template <typename WF, int NR, int TOK, int U>
 static __device__ __forceinline__ void warp_dots(float (&acc)[TOK][NR], const unsigned char* const (&w)[NR],
                                                  const float* __restrict__ x, int cols, int nt, bool vec, int lane)
 {
     if (vec) {
         const int chunks = cols / WF::Elems;
         int k = lane;
-        // Two chunks per row per trip: 2·NR independent 16-byte loads issued before the first FMA.
-        for (; k + 32 < chunks; k += 64) {
-            uint4 a[NR], b[NR];
+        for (; k + 32 * (U - 1) < chunks; k += 32 * U) {
+            uint4 a[NR][U];
 #pragma unroll
-            for (int r = 0; r < NR; r++) {
-                a[r] = load_weights16(w[r] + (long long)k * 16);
-                b[r] = load_weights16(w[r] + (long long)(k + 32) * 16);
-            }
+            for (int r = 0; r < NR; r++)
+#pragma unroll
+                for (int u = 0; u < U; u++) a[r][u] = load_weights16(w[r] + (long long)(k + 32 * u) * 16);
 #pragma unroll
             for (int t = 0; t < TOK; t++) {
                 if (t < nt) {
                     const float* xt = x + (long long)t * cols;
-                    const XChunk xa = WF::LoadX(xt + k * WF::Elems), xb = WF::LoadX(xt + (k + 32) * WF::Elems);
 #pragma unroll
-                    for (int r = 0; r < NR; r++) {
-                        acc[t][r] = WF::Fma(a[r], xa, acc[t][r]);
-                        acc[t][r] = WF::Fma(b[r], xb, acc[t][r]);
+                    for (int u = 0; u < U; u++) {
+                        const XChunk xu = WF::LoadX(xt + (k + 32 * u) * WF::Elems);
+#pragma unroll
+                        for (int r = 0; r < NR; r++) acc[t][r] = WF::Fma(a[r][u], xu, acc[t][r]);
                     }
                 }
             }
         }
-        if (k < chunks) {
+        for (; k < chunks; k += 32) {
             uint4 a[NR];
 #pragma unroll
             for (int r = 0; r < NR; r++) a[r] = load_weights16(w[r] + (long long)k * 16);
@@ -193,7 +196,7 @@ static __device__ __forceinline__ void gemv_rows(float* __restrict__ y, const vo
     float acc[TOK][GEMV_ROWS];
 #pragma unroll
     for (int t = 0; t < TOK; t++) { acc[t][0] = 0.0f; acc[t][1] = 0.0f; }
-    warp_dots<WF, GEMV_ROWS, TOK>(acc, w, x, cols, nt, use_vector_path<WF>(W, x, cols), lane);
+    warp_dots<WF, GEMV_ROWS, TOK, GEMV_UNROLL(TOK)>(acc, w, x, cols, nt, use_vector_path<WF>(W, x, cols), lane);
 #pragma unroll
     for (int t = 0; t < TOK; t++) {
         if (t < nt) {
@@ -228,7 +231,7 @@ static __device__ __forceinline__ void gate_up_rows(float* __restrict__ h, const
 #pragma unroll
     for (int t = 0; t < TOK; t++) { acc[t][0] = 0.0f; acc[t][1] = 0.0f; }
     const bool vec = use_vector_path<WF>(W1, x, dim) && use_vector_path<WF>(W3, x, dim);
-    warp_dots<WF, 2, TOK>(acc, w, x, dim, nt, vec, lane);
+    warp_dots<WF, 2, TOK, GEMV_UNROLL(TOK)>(acc, w, x, dim, nt, vec, lane);
 #pragma unroll
     for (int t = 0; t < TOK; t++) {
         if (t < nt) {

@@ -19,7 +19,8 @@ namespace SpecEE.Cuda.Kernels;
 /// ceil(rows / <see cref="RowsPerBlock"/>) (gate/up: ceil(hidden / <see cref="GateUpRowsPerBlock"/>));
 /// batched adds grid.y = ceil(nTok / <see cref="TokenTile"/>). No shared memory, no scalars that change per
 /// step, so every launch is graph-capturable. Results are bit-identical between the batched and the
-/// single-token kernels and between the PTX and CUDA C decode GEMVs.
+/// single-token kernels, and the PTX decode GEMV is written to match the CUDA C one bit for bit (checked by
+/// GemvPtxDeviceTests where a GPU exists).
 /// </remarks>
 public sealed class GemvKernel : IDisposable
 {
@@ -66,8 +67,17 @@ public sealed class GemvKernel : IDisposable
         _gateUpBatched = device.GetFunction(_module, $"gate_up_swiglu_{suffix}_batched");
         if (usePtx)
         {
-            _ptxModule = device.LoadPtx(KernelSources.Read(PtxFileName), PtxFileName);
-            _ptxResidual = device.GetFunction(_ptxModule, "gemv_residual_f16");
+            try
+            {
+                _ptxModule = device.LoadPtx(KernelSources.Read(PtxFileName), PtxFileName);
+                _ptxResidual = device.GetFunction(_ptxModule, "gemv_residual_f16");
+            }
+            catch
+            {
+                _ptxModule?.Dispose();
+                _module.Dispose();
+                throw;
+            }
         }
     }
 
@@ -120,7 +130,37 @@ public sealed class GemvKernel : IDisposable
         LaunchGateUp(_gateUpBatched, h, w1, w3, x, hidden, dim, nTok, stream);
     }
 
-    /// <summary>Bytes of weights one <see cref="GemvResidual"/>/<see cref="LmHead"/> launch reads (for GB/s reports).</summary>
+    // ---- buffer forms: the same launches with every extent checked against its buffer ----------------
+
+    /// <summary><see cref="GemvResidual(CUdeviceptr, CUdeviceptr, CUdeviceptr, int, int, GpuStream)"/> with sizes checked.</summary>
+    public void GemvResidual(GpuBuffer y, GpuBuffer w, GpuBuffer x, int rows, int cols, GpuStream stream) =>
+        GemvResidual(Floats(y, rows, "y"), Weights(w, rows, cols, "W"), Floats(x, cols, "x"), rows, cols, stream);
+
+    /// <summary><see cref="LmHead(CUdeviceptr, CUdeviceptr, CUdeviceptr, int, int, GpuStream)"/> with sizes checked.</summary>
+    public void LmHead(GpuBuffer y, GpuBuffer w, GpuBuffer x, int rows, int cols, GpuStream stream) =>
+        LmHead(Floats(y, rows, "logits"), Weights(w, rows, cols, "W"), Floats(x, cols, "x"), rows, cols, stream);
+
+    /// <summary><see cref="GateUpSwiGlu(CUdeviceptr, CUdeviceptr, CUdeviceptr, CUdeviceptr, int, int, GpuStream)"/> with sizes checked.</summary>
+    public void GateUpSwiGlu(GpuBuffer h, GpuBuffer w1, GpuBuffer w3, GpuBuffer x, int hidden, int dim, GpuStream stream) =>
+        GateUpSwiGlu(Floats(h, hidden, "h"), Weights(w1, hidden, dim, "W1"), Weights(w3, hidden, dim, "W3"), Floats(x, dim, "x"), hidden, dim, stream);
+
+    /// <summary><see cref="GemvResidualBatched(CUdeviceptr, CUdeviceptr, CUdeviceptr, int, int, int, GpuStream)"/> with sizes checked.</summary>
+    public void GemvResidualBatched(GpuBuffer y, GpuBuffer w, GpuBuffer x, int rows, int cols, int nTok, GpuStream stream) =>
+        GemvResidualBatched(Floats(y, (long)nTok * rows, "Y"), Weights(w, rows, cols, "W"), Floats(x, (long)nTok * cols, "X"), rows, cols, nTok, stream);
+
+    /// <summary><see cref="GateUpSwiGluBatched(CUdeviceptr, CUdeviceptr, CUdeviceptr, CUdeviceptr, int, int, int, GpuStream)"/> with sizes checked.</summary>
+    public void GateUpSwiGluBatched(GpuBuffer h, GpuBuffer w1, GpuBuffer w3, GpuBuffer x, int hidden, int dim, int nTok, GpuStream stream) =>
+        GateUpSwiGluBatched(Floats(h, (long)nTok * hidden, "H"), Weights(w1, hidden, dim, "W1"), Weights(w3, hidden, dim, "W3"),
+            Floats(x, (long)nTok * dim, "X"), hidden, dim, nTok, stream);
+
+    private static CUdeviceptr Floats(GpuBuffer b, long count, string name) =>
+        b.Bytes >= count * 4 ? b.Ptr : throw new InvalidRequestException($"{name} holds {b.Bytes} bytes, the GEMV needs {count} floats ({count * 4} bytes)");
+
+    private CUdeviceptr Weights(GpuBuffer b, int rows, int cols, string name) =>
+        b.Bytes >= WeightBytes(rows, cols) ? b.Ptr
+            : throw new InvalidRequestException($"{name} holds {b.Bytes} bytes, [{rows}, {cols}] {DType} weights need {WeightBytes(rows, cols)}");
+
+    /// <summary>Bytes of weights one GemvResidual/LmHead launch reads (for GB/s reports).</summary>
     public long WeightBytes(int rows, int cols) => (long)rows * cols * _elementBytes;
 
     /// <summary>True when the 16-byte load path applies (cols a multiple of 8 f16 / 4 f32, W and x 16-byte aligned).</summary>

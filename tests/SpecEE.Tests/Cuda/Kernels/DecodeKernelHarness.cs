@@ -16,13 +16,17 @@ internal static class DecodeKernelHarness
     /// <summary>
     /// Layer shapes of the two fixtures (tinystories-16L: dim 128, heads 4/2, headDim 32, vocab 512;
     /// stories260K: dim 64, heads 8/4, headDim 8, vocab 512) and an odd one (headDim 20: a lane group with idle
-    /// lanes; vocab 333). Three layers and a short cache keep the buffers small; only the per-layer shape matters.
+    /// lanes; vocab 333), plus two wide ones that reach the code paths of real models: "wide" (dim 1536, headDim 128
+    /// as in Llama-2-7B, GQA 3: the unrolled 4-packets-in-flight GEMV loop) and "hd256" (the two-slice attention
+    /// path). Three layers and a short cache keep the buffers small; only the per-layer shape matters.
     /// </summary>
     public static readonly Dictionary<string, LlamaConfig> Shapes = new()
     {
         ["tinystories-16L"] = new() { Dim = 128, HiddenDim = 384, NLayers = 3, NHeads = 4, NKvHeads = 2, Vocab = 512, MaxSeq = 80 },
         ["stories260K"] = new() { Dim = 64, HiddenDim = 172, NLayers = 3, NHeads = 8, NKvHeads = 4, Vocab = 512, MaxSeq = 80 },
         ["odd"] = new() { Dim = 200, HiddenDim = 520, NLayers = 3, NHeads = 10, NKvHeads = 5, Vocab = 333, MaxSeq = 80 },
+        ["wide"] = new() { Dim = 1536, HiddenDim = 4096, NLayers = 3, NHeads = 12, NKvHeads = 4, Vocab = 100, MaxSeq = 80 },
+        ["hd256"] = new() { Dim = 512, HiddenDim = 1024, NLayers = 3, NHeads = 2, NKvHeads = 1, Vocab = 100, MaxSeq = 80 },
     };
 
     /// <summary>Every (device, shape) pair, named for the test explorer.</summary>

@@ -96,7 +96,7 @@ public class GemvKernelTests(string kind)
         using (GpuBuffer dX = Upload(_device, x), dY = NaNs(_device, rows))
         {
             _device.CopyToDevice(dY.Ptr, y0.AsSpan());
-            Kernel(dt).GemvResidual(dY.Ptr, dW.Ptr, dX.Ptr, rows, cols, _stream);
+            Kernel(dt).GemvResidual(dY, dW, dX, rows, cols, _stream); // the buffer form: extents checked
             _device.Synchronize(_stream);
             AssertClose(Download(_device, dY, rows), expected, Atol, Rtol, $"gemv_residual_{dt} [{rows}, {cols}]");
             AssertGuardUntouched(_device, dY, rows);
@@ -151,7 +151,7 @@ public class GemvKernelTests(string kind)
     public void Batched_EqualsSingleTokenLaunches_BitForBit(
         [Values(WeightDType.F16, WeightDType.F32)] WeightDType dt,
         [Values(Op.Residual, Op.LmHead, Op.GateUp)] Op op,
-        [Values(128, 172)] int cols)
+        [Values(128, 172, 1032)] int cols) // 1032: the unrolled multi-chunk loops (decode 4, batched 2 chunks per trip)
     {
         const int nTok = 11;
         int rows = op == Op.GateUp ? 45 : 37;
@@ -215,5 +215,7 @@ public class GemvKernelTests(string kind)
         using GpuBuffer b = _device.Allocate(64);
         Assert.Throws<SpecEE.Core.InvalidRequestException>(() => _f16.GemvResidual(b.Ptr, b.Ptr, b.Ptr, 0, 8, _stream));
         Assert.Throws<SpecEE.Core.InvalidRequestException>(() => _f32.GateUpSwiGluBatched(b.Ptr, b.Ptr, b.Ptr, b.Ptr, 4, 4, 0, _stream));
+        var e = Assert.Throws<SpecEE.Core.InvalidRequestException>(() => _f16.GemvResidual(b, b, b, 8, 8, _stream));
+        Assert.That(e!.Message, Does.StartWith("W holds 64 bytes, [8, 8] F16 weights need 128"));
     }
 }
