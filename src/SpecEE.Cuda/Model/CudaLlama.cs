@@ -296,8 +296,16 @@ public sealed partial class CudaLlama : IDisposable
 
     private void ResetState()
     {
-        ReadOnlySpan<int> initial = [Config.BosId, 0, 1, 0, 0, Config.NLayers - 1, Config.BosId, 0];
-        _device.CopyToDevice(_state.Ptr, initial[..StepState.Count]);
+        // By field name: fields are appended to the block over time (StepState.Count grows); the rest start at 0.
+        Span<int> initial = stackalloc int[StepState.Count];
+        initial.Clear();
+        initial[StepState.Token] = Config.BosId;
+        initial[StepState.Pos] = 0;
+        initial[StepState.SeqLen] = 1;
+        initial[StepState.Exited] = 0;
+        initial[StepState.ExitLayer] = Config.NLayers - 1;
+        initial[StepState.NextToken] = Config.BosId;
+        _device.CopyToDevice(_state.Ptr, (ReadOnlySpan<int>)initial);
     }
 
     private void CheckPos(int pos)
