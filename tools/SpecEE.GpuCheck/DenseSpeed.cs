@@ -81,7 +81,7 @@ internal static class DenseSpeed
                 prefillSeconds = p.Elapsed.TotalSeconds;
                 int first = SpecEE.Core.Sampling.Sampler.Argmax(logits);
                 var t = Stopwatch.StartNew();
-                llama.DecodeGreedy(first, promptTokens, ids);
+                llama.DecodeOnDevice(first, promptTokens, ids);
                 if (r >= 0) seconds[r] = t.Elapsed.TotalSeconds;
             }
             Array.Sort(seconds);
