@@ -1,8 +1,10 @@
 #!/usr/bin/env pwsh
 # One entry point for building and testing SpecEE.Native.
-#   dotnet tool restore; dotnet pwsh ./build.ps1 [restore|build|test|bench|pack]
+#   dotnet tool restore; dotnet pwsh ./build.ps1 [restore|build|test|bench|pack|gpu-check]
+#   gpu-check: publishes the self-contained GPU checker (tools/gpu-check.sh publish) and runs it on the simulator;
+#   a session lent a GPU then runs `bash tools/gpu-check.sh device` there with .devcarry carried.
 param(
-    [ValidateSet('restore', 'build', 'test', 'bench', 'pack')]
+    [ValidateSet('restore', 'build', 'test', 'bench', 'pack', 'gpu-check')]
     [string]$Task = 'test',
     [string]$Configuration = 'Release'
 )
@@ -43,6 +45,11 @@ switch ($Task) {
     'bench'   {
         Invoke-Step 'dotnet build' { dotnet build src/SpecEE.Cli -c $Configuration }
         Invoke-Step 'specee bench' { dotnet run --project src/SpecEE.Cli -c $Configuration --no-build -- bench }
+    }
+    'gpu-check' {
+        Invoke-Native $false
+        Invoke-Step 'gpu-check (publish + simulator run)' { bash tools/gpu-check.sh local }
+        Write-Host 'device call: run(command="bash tools/gpu-check.sh device", carry=[".devcarry"], timeout_s=420)'
     }
     'pack'    { Invoke-Step 'dotnet pack' { dotnet pack $sln -c $Configuration -o out/packages } }
 }

@@ -1,6 +1,7 @@
 using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
 using SpecEE.Cpu;
+using SpecEE.Cuda.Model;
 
 namespace SpecEE.Cli;
 
@@ -16,13 +17,23 @@ public static class CommonOptions
     public static WeightDType DType(CliArgs a) =>
         a.Choice("--dtype", WeightDType.F32, ("f32", WeightDType.F32), ("f16", WeightDType.F16));
 
+    /// <summary>--backend: cpu (default), cuda (the first GPU) or sim (the CUDA kernels on the CPU simulator).</summary>
+    public static string Backend(CliArgs a) => a.Choice("--backend", "cpu", ("cpu", "cpu"), ("cuda", "cuda"), ("sim", "sim"));
+
+    /// <summary>
+    /// The backend the options select, for <paramref name="model"/> (already rounded to the --dtype).
+    /// --backend cuda without a GPU throws "no CUDA device: …" (exit 1).
+    /// </summary>
     public static IDecoderBackend CreateBackend(CliArgs a, LlamaModel model)
     {
-        string backend = a.Choice("--backend", "cpu", ("cpu", "cpu"));
+        string backend = Backend(a);
         int threads = a.Int("--threads", 0, 0, 256);
+        WeightDType dtype = DType(a);
         return backend switch
         {
-            _ => new CpuDecoderBackend(model, threads, DType(a).ToString().ToLowerInvariant()),
+            "cuda" => CudaDecoderBackend.OpenCuda(model, dtype),
+            "sim" => CudaDecoderBackend.OpenSim(model, dtype),
+            _ => new CpuDecoderBackend(model, threads, dtype.ToString().ToLowerInvariant()),
         };
     }
 }

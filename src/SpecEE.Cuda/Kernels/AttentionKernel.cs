@@ -69,8 +69,19 @@ public sealed class AttentionKernel : IDisposable
     /// <see cref="PartialBytes"/>. <paramref name="pos"/> is the device address of one int32 (normally
     /// <see cref="StepState.Pos"/>). Split s covers chunk = max(minSplitLen, ceil((pos+1)/nSplits)) positions from s·chunk.
     /// </summary>
-    public unsafe void Launch(GpuBuffer output, GpuBuffer partial, GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer depth,
-        CUdeviceptr pos, LlamaConfig config, int maxSeq, int layer, int nSplits, int minSplitLen, GpuStream stream)
+    public void Launch(GpuBuffer output, GpuBuffer partial, GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer depth,
+        CUdeviceptr pos, LlamaConfig config, int maxSeq, int layer, int nSplits, int minSplitLen, GpuStream stream) =>
+        LaunchBatched(output, partial, q, keys, values, depth, pos, 1, config, maxSeq, layer, nSplits, minSplitLen, stream);
+
+    /// <summary>
+    /// <see cref="Launch"/> for <paramref name="nTok"/> query tokens at once (prefill): token z reads its position
+    /// from <paramref name="positions"/>[z] (device int32 array), its query from row z of q [nTok, nHeads·headDim]
+    /// and writes row z of output; partial holds nTok·<see cref="PartialBytes"/>. The K/V rows of all nTok tokens
+    /// must already be in the cache (qkv_rope of every token first); the causal limit is each token's own position.
+    /// </summary>
+    public unsafe void LaunchBatched(GpuBuffer output, GpuBuffer partial, GpuBuffer q, GpuBuffer keys, GpuBuffer values,
+        GpuBuffer depth, CUdeviceptr positions, int nTok, LlamaConfig config, int maxSeq, int layer, int nSplits, int minSplitLen,
+        GpuStream stream)
     {
         int headDim = config.HeadDim, nHeads = config.NHeads, kvDim = config.KvDim;
         if (headDim <= 0 || headDim % 4 != 0 || headDim > MaxHeadDim)
@@ -80,31 +91,33 @@ public sealed class AttentionKernel : IDisposable
         if (maxSeq <= 0) throw new ArgumentOutOfRangeException(nameof(maxSeq), $"maxSeq = {maxSeq} must be positive");
         if ((uint)layer >= (uint)config.NLayers) throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} is not in [0, {config.NLayers})");
         if (nSplits <= 0 || nSplits > 65535) throw new ArgumentOutOfRangeException(nameof(nSplits), $"nSplits = {nSplits} must be in [1, 65535]");
+        if (nTok <= 0 || nTok > 65535) throw new ArgumentOutOfRangeException(nameof(nTok), $"nTok = {nTok} must be in [1, 65535]");
         if (minSplitLen <= 0) throw new ArgumentOutOfRangeException(nameof(minSplitLen), $"minSplitLen = {minSplitLen} must be positive");
         long cacheBytes = (long)config.NLayers * maxSeq * kvDim * 4;
-        Require(output, (long)nHeads * headDim * 4, nameof(output));
-        Require(partial, PartialBytes(nHeads, nSplits, headDim), nameof(partial));
-        Require(q, (long)nHeads * headDim * 4, nameof(q));
+        Require(output, (long)nTok * nHeads * headDim * 4, nameof(output));
+        Require(partial, nTok * PartialBytes(nHeads, nSplits, headDim), nameof(partial));
+        Require(q, (long)nTok * nHeads * headDim * 4, nameof(q));
         Require(keys, cacheBytes, nameof(keys));
         Require(values, cacheBytes, nameof(values));
         Require(depth, maxSeq * 4L, nameof(depth));
 
         int groups = BlockSize / GroupSize(headDim);
-        int sharedBytes = 4 * groups * (headDim + 5); // [groups, headDim + 4] then [groups], see the .cu
+        int sharedBytes = 4 * groups * (headDim + 4); // [groups, headDim + 4], see the .cu
 
-        CUdeviceptr pPartial = partial.Ptr, pQ = q.Ptr, pK = keys.Ptr, pV = values.Ptr, pDepth = depth.Ptr, pPos = pos;
+        CUdeviceptr pPartial = partial.Ptr, pQ = q.Ptr, pK = keys.Ptr, pV = values.Ptr, pDepth = depth.Ptr, pPos = positions;
         int l = layer, seq = maxSeq, heads = nHeads, kvHeads = config.NKvHeads, hd = headDim, minLen = minSplitLen;
         nint* args = stackalloc nint[]
         {
             (nint)(&pPartial), (nint)(&pQ), (nint)(&pK), (nint)(&pV), (nint)(&pDepth), (nint)(&pPos),
             (nint)(&l), (nint)(&seq), (nint)(&heads), (nint)(&kvHeads), (nint)(&hd), (nint)(&minLen),
         };
-        _device.Launch(_attention, new Dim3((uint)nHeads, (uint)nSplits), BlockSize, sharedBytes, stream, new ReadOnlySpan<nint>(args, 12));
+        _device.Launch(_attention, new Dim3((uint)nHeads, (uint)nSplits, (uint)nTok), BlockSize, sharedBytes, stream,
+            new ReadOnlySpan<nint>(args, 12));
 
         CUdeviceptr pOut = output.Ptr;
         int splits = nSplits;
         nint* combineArgs = stackalloc nint[] { (nint)(&pOut), (nint)(&pPartial), (nint)(&splits), (nint)(&hd) };
-        _device.Launch(_combine, nHeads, BlockSize, 0, stream, new ReadOnlySpan<nint>(combineArgs, 4));
+        _device.Launch(_combine, new Dim3((uint)nHeads, (uint)nTok), BlockSize, 0, stream, new ReadOnlySpan<nint>(combineArgs, 4));
     }
 
     private static void Require(GpuBuffer buffer, long bytes, string name)

@@ -14,13 +14,13 @@ public sealed class QkvRopeKernel : IDisposable
     /// <summary>Source file name; also the simulator's module name.</summary>
     public const string FileName = "QkvRope.cu";
 
-    /// <summary>Threads per block: 4 warps, one row pair (2i, 2i+1) per warp.</summary>
+    /// <summary>Threads per block: 4 warps; each row pair (2i, 2i+1) gets up to a warp (see the .cu).</summary>
     public const int BlockSize = 128;
 
-    private const int PairsPerBlock = BlockSize / 32;
+    private const int WarpsPerBlock = BlockSize / 32;
     private readonly IGpuDevice _device;
     private readonly GpuModule _module;
-    private readonly GpuFunction _function;
+    private readonly GpuFunction _function, _batch;
 
     /// <summary>Compiles (or finds, on the simulator) and loads the kernel for weights of <paramref name="dtype"/>.</summary>
     public QkvRopeKernel(IGpuDevice device, WeightDType dtype)
@@ -29,7 +29,11 @@ public sealed class QkvRopeKernel : IDisposable
         DType = dtype;
         _module = device.LoadCudaSource(KernelSources.Read(FileName), FileName);
         _function = device.GetFunction(_module, dtype == WeightDType.F16 ? "qkv_rope_f16" : "qkv_rope_f32");
+        _batch = device.GetFunction(_module, dtype == WeightDType.F16 ? "qkv_rope_f16_batch" : "qkv_rope_f32_batch");
     }
+
+    /// <summary>Tokens one launch of the batched kernel handles (kBatch in the .cu); <see cref="LaunchBatched"/> loops over chunks.</summary>
+    public const int BatchTokens = 8;
 
     /// <summary>Element type of the weights this launcher reads.</summary>
     public WeightDType DType { get; }
@@ -71,42 +75,78 @@ public sealed class QkvRopeKernel : IDisposable
     /// address of one int32 (normally <see cref="StepState.Pos"/>). Shapes come from <paramref name="config"/>;
     /// <paramref name="maxSeq"/> is the cache's length (may be below config.MaxSeq).
     /// </summary>
-    public unsafe void Launch(GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer wqkv, GpuBuffer xn, GpuBuffer rope,
-        CUdeviceptr pos, LlamaConfig config, int maxSeq, int layer, GpuStream stream)
+    public void Launch(GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer wqkv, GpuBuffer xn, GpuBuffer rope,
+        CUdeviceptr pos, LlamaConfig config, int maxSeq, int layer, GpuStream stream) =>
+        Enqueue(q, keys, values, wqkv, xn, rope, pos, nTok: 1, batched: false, config, maxSeq, layer, stream);
+
+    /// <summary>
+    /// <see cref="Launch"/> for <paramref name="nTok"/> tokens (prefill): xn [nTok, dim], q [nTok, nHeads·headDim],
+    /// token t at position <paramref name="positions"/>[t] (device int32 array). Each launch covers
+    /// <see cref="BatchTokens"/> tokens and reads every weight once for all of them.
+    /// </summary>
+    public void LaunchBatched(GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer wqkv, GpuBuffer xn, GpuBuffer rope,
+        CUdeviceptr positions, int nTok, LlamaConfig config, int maxSeq, int layer, GpuStream stream)
     {
+        if (nTok <= 0) throw new ArgumentOutOfRangeException(nameof(nTok), $"nTok = {nTok} must be positive");
+        Enqueue(q, keys, values, wqkv, xn, rope, positions, nTok, batched: true, config, maxSeq, layer, stream);
+    }
+
+    private unsafe void Enqueue(GpuBuffer q, GpuBuffer keys, GpuBuffer values, GpuBuffer wqkv, GpuBuffer xn, GpuBuffer rope,
+        CUdeviceptr pos, int nTok, bool batched, LlamaConfig config, int maxSeq, int layer, GpuStream stream)
+    {
+        GpuFunction function = batched ? _batch : _function;
         int dim = config.Dim, headDim = config.HeadDim, qDim = config.NHeads * headDim, kvDim = config.KvDim;
         int packet = DType == WeightDType.F16 ? 8 : 4;
         if (dim <= 0 || dim % packet != 0)
-            throw new ArgumentException($"{_function.Name} reads 128-bit weight packets: dim = {dim} must be a positive multiple of {packet}", nameof(config));
+            throw new ArgumentException($"{function.Name} reads 128-bit weight packets: dim = {dim} must be a positive multiple of {packet}", nameof(config));
         if (headDim <= 0 || headDim % 2 != 0)
-            throw new ArgumentException($"{_function.Name}: RoPE pairs need an even headDim, got {headDim}", nameof(config));
+            throw new ArgumentException($"{function.Name}: RoPE pairs need an even headDim, got {headDim}", nameof(config));
         if (config.NKvHeads <= 0 || config.NHeads % config.NKvHeads != 0)
-            throw new ArgumentException($"{_function.Name}: nHeads = {config.NHeads} must be a multiple of nKvHeads = {config.NKvHeads}", nameof(config));
+            throw new ArgumentException($"{function.Name}: nHeads = {config.NHeads} must be a multiple of nKvHeads = {config.NKvHeads}", nameof(config));
         if (maxSeq <= 0) throw new ArgumentOutOfRangeException(nameof(maxSeq), $"maxSeq = {maxSeq} must be positive");
         if ((uint)layer >= (uint)config.NLayers) throw new ArgumentOutOfRangeException(nameof(layer), $"layer {layer} is not in [0, {config.NLayers})");
         int rows = qDim + 2 * kvDim;
         long cacheBytes = (long)config.NLayers * maxSeq * kvDim * 4;
-        Require(q, qDim * 4L, nameof(q));
-        Require(keys, cacheBytes, nameof(keys));
-        Require(values, cacheBytes, nameof(values));
-        Require(wqkv, (long)rows * dim * (DType == WeightDType.F16 ? 2 : 4), nameof(wqkv));
-        Require(xn, dim * 4L, nameof(xn));
-        Require(rope, (long)maxSeq * headDim * 4, nameof(rope)); // [maxSeq, headDim/2] float2
+        Require(function, q, (long)nTok * qDim * 4, nameof(q));
+        Require(function, keys, cacheBytes, nameof(keys));
+        Require(function, values, cacheBytes, nameof(values));
+        Require(function, wqkv, (long)rows * dim * (DType == WeightDType.F16 ? 2 : 4), nameof(wqkv));
+        Require(function, xn, (long)nTok * dim * 4, nameof(xn));
+        Require(function, rope, (long)maxSeq * headDim * 4, nameof(rope)); // [maxSeq, headDim/2] float2
 
-        CUdeviceptr pQ = q.Ptr, pK = keys.Ptr, pV = values.Ptr, pW = wqkv.Ptr, pX = xn.Ptr, pRope = rope.Ptr, pPos = pos;
-        int d = dim, nHeads = config.NHeads, nKvHeads = config.NKvHeads, hd = headDim, l = layer, seq = maxSeq;
-        nint* args = stackalloc nint[]
+        int pairsPerBlock = WarpsPerBlock * (32 / RowLanes(dim / packet)), pairs = rows / 2;
+        int grid = (pairs + pairsPerBlock - 1) / pairsPerBlock;
+        CUdeviceptr pQ, pK = keys.Ptr, pV = values.Ptr, pW = wqkv.Ptr, pX, pRope = rope.Ptr, pPos;
+        int n, d = dim, nHeads = config.NHeads, nKvHeads = config.NKvHeads, hd = headDim, l = layer, seq = maxSeq;
+        // The batched kernel takes nTok after pos; the decode one has no such parameter.
+        nint* args = stackalloc nint[14];
+        int k = 0;
+        args[k++] = (nint)(&pQ); args[k++] = (nint)(&pK); args[k++] = (nint)(&pV); args[k++] = (nint)(&pW);
+        args[k++] = (nint)(&pX); args[k++] = (nint)(&pRope); args[k++] = (nint)(&pPos);
+        if (batched) args[k++] = (nint)(&n);
+        args[k++] = (nint)(&d); args[k++] = (nint)(&nHeads); args[k++] = (nint)(&nKvHeads); args[k++] = (nint)(&hd);
+        args[k++] = (nint)(&l); args[k++] = (nint)(&seq);
+        for (int t0 = 0; t0 < nTok; t0 += BatchTokens)
         {
-            (nint)(&pQ), (nint)(&pK), (nint)(&pV), (nint)(&pW), (nint)(&pX), (nint)(&pRope), (nint)(&pPos),
-            (nint)(&d), (nint)(&nHeads), (nint)(&nKvHeads), (nint)(&hd), (nint)(&l), (nint)(&seq),
-        };
-        int pairs = rows / 2;
-        _device.Launch(_function, (pairs + PairsPerBlock - 1) / PairsPerBlock, BlockSize, 0, stream, new ReadOnlySpan<nint>(args, 13));
+            pQ = q.Ptr + 4L * t0 * qDim;
+            pX = xn.Ptr + 4L * t0 * dim;
+            pPos = pos + 4L * t0;
+            n = Math.Min(BatchTokens, nTok - t0);
+            _device.Launch(function, grid, BlockSize, 0, stream, new ReadOnlySpan<nint>(args, k));
+        }
     }
 
-    private void Require(GpuBuffer buffer, long bytes, string name)
+    /// <summary>Lanes per row pair for rows of <paramref name="packets"/> 128-bit packets: the power of two ≥ packets, at most 32 (as the .cu computes it).</summary>
+    internal static int RowLanes(int packets)
     {
-        if (buffer.Bytes < bytes) throw new ArgumentException($"{name} holds {buffer.Bytes} bytes, {_function.Name} needs {bytes}", name);
+        int lanes = 1;
+        while (lanes < packets && lanes < 32) lanes <<= 1;
+        return lanes;
+    }
+
+    private static void Require(GpuFunction function, GpuBuffer buffer, long bytes, string name)
+    {
+        if (buffer.Bytes < bytes) throw new ArgumentException($"{name} holds {buffer.Bytes} bytes, {function.Name} needs {bytes}", name);
     }
 
     public void Dispose() => _module.Dispose();

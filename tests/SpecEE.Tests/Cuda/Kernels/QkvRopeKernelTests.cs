@@ -18,6 +18,15 @@ public class QkvRopeKernelTests
     [TestCaseSource(typeof(DecodeKernelHarness), nameof(DeviceAndShape))]
     public void QkvRope_F32_MatchesCpuReference(string device, string shape) => Run(device, Shapes[shape], WeightDType.F32);
 
+    [TestCaseSource(typeof(DecodeKernelHarness), nameof(Devices))]
+    public void QkvRope_F16_LastWarpPartlyIdle_MatchesCpuReference(string device)
+    {
+        // dim 40 f16 = 5 packets per row → 8 lanes per row pair, 4 pairs per warp; 60 rows = 30 pairs, so the last
+        // warp has two pairs of lanes with no row (they must still join the shuffles, and write nothing).
+        LlamaConfig cfg = new() { Dim = 40, HiddenDim = 64, NLayers = 3, NHeads = 4, NKvHeads = 1, Vocab = 8, MaxSeq = 80 };
+        Run(device, cfg, WeightDType.F16);
+    }
+
     private static void Run(string kind, LlamaConfig cfg, WeightDType dtype)
     {
         using IGpuDevice device = Open(kind);
@@ -72,6 +81,50 @@ public class QkvRopeKernelTests
                     Assert.That(gotV.AsSpan((int)r, kvDim).ToArray(), Has.All.NaN, $"V[{l}, {p}] must be untouched");
                 }
         }
+    }
+
+    [TestCaseSource(typeof(DecodeKernelHarness), nameof(DeviceAndShape))]
+    public void QkvRope_F16_Batched_MatchesCpuReferencePerToken(string kind, string shape)
+    {
+        // 11 prompt tokens = one full launch of 8 and one of 3, at positions 5..15 (read from a device array).
+        LlamaConfig cfg = Shapes[shape];
+        const int nTok = 11, firstPos = 5, layer = 2;
+        using IGpuDevice device = Open(kind);
+        using var kernel = new QkvRopeKernel(device, WeightDType.F16);
+        int dim = cfg.Dim, qDim = cfg.NHeads * cfg.HeadDim, kvDim = cfg.KvDim, maxSeq = cfg.MaxSeq, rows = qDim + 2 * kvDim;
+        var rng = new Random(dim + 99);
+        float[] w = RoundToHalf(Random(rng, rows * dim, 0.2f));
+        float[] xs = Random(rng, nTok * dim, 2f);
+        var rope = new RopeTable(cfg.HeadDim, maxSeq, cfg.RopeTheta);
+        long cacheFloats = (long)cfg.NLayers * maxSeq * kvDim;
+
+        using GpuBuffer dW = UploadWeights(device, w, WeightDType.F16), dX = Upload(device, xs);
+        using GpuBuffer dRope = QkvRopeKernel.UploadRopeTable(device, cfg.HeadDim, maxSeq, cfg.RopeTheta);
+        using GpuBuffer positions = Upload(device, Enumerable.Range(firstPos, nTok).ToArray());
+        using GpuBuffer q = NaNBuffer(device, nTok * qDim), keys = NaNBuffer(device, cacheFloats), values = NaNBuffer(device, cacheFloats);
+        using GpuStream stream = device.CreateStream();
+
+        kernel.LaunchBatched(q, keys, values, dW, dX, dRope, positions.Ptr, nTok, cfg, maxSeq, layer, stream);
+
+        float[] gotQ = Download(device, q, nTok * qDim), gotK = Download(device, keys, cacheFloats), gotV = Download(device, values, cacheFloats);
+        for (int t = 0; t < nTok; t++)
+        {
+            int pos = firstPos + t;
+            var x = xs.AsSpan(t * dim, dim);
+            float[] qRef = new float[qDim], kRef = new float[kvDim], vRef = new float[kvDim];
+            CpuKernels.Gemv(w.AsSpan(0, qDim * dim), x, qRef, dim, 0, qDim, accumulate: false);
+            CpuKernels.Gemv(w.AsSpan(qDim * dim, kvDim * dim), x, kRef, dim, 0, kvDim, accumulate: false);
+            CpuKernels.Gemv(w.AsSpan((qDim + kvDim) * dim, kvDim * dim), x, vRef, dim, 0, kvDim, accumulate: false);
+            rope.Apply(qRef, pos);
+            rope.Apply(kRef, pos);
+            int row = (layer * maxSeq + pos) * kvDim;
+            AssertClose(gotQ.AsSpan(t * qDim, qDim), qRef, 1e-5f, 1e-4f, $"q of token {t} (pos {pos})");
+            AssertClose(gotK.AsSpan(row, kvDim), kRef, 1e-5f, 1e-4f, $"K[{layer}, {pos}]");
+            AssertClose(gotV.AsSpan(row, kvDim), vRef, 1e-5f, 1e-4f, $"V[{layer}, {pos}]");
+        }
+        int written = nTok * kvDim, total = (int)cacheFloats;
+        Assert.That(gotK.Count(float.IsNaN), Is.EqualTo(total - written), "only the nTok rows of the layer are written");
+        Assert.That(gotV.Count(float.IsNaN), Is.EqualTo(total - written), "only the nTok rows of the layer are written");
     }
 
     [Test]
