@@ -28,7 +28,7 @@ public static class CliMain
         generate options:
           --prompt TEXT  -n N  --temp T  --top-p P  --seed S  --json  --ignore-eos
         bench options:
-          -n N (new tokens per run)  --repeats R  --prompt TEXT  --json
+          -n N (new tokens per run)  --repeats R  --prompt TEXT  --prompt-tokens N  --json
         """;
 
     /// <summary>Exit codes: 0 ok, 1 a runtime error with a message (bad file, no device, …), 2 bad command line.</summary>

@@ -41,7 +41,7 @@ public sealed class CpuLlama : IDisposable
         Config = model.Config;
         _w = model.Weights;
         int seq = maxSeq == 0 ? Config.MaxSeq : maxSeq;
-        Threads = threads == 0 ? CpuThreads.Auto(Config) : threads;
+        Threads = threads == 0 ? CpuThreads.Auto() : threads;
         Kv = new KvCache(Config.NLayers, seq, Config.KvDim);
         _rope = new RopeTable(Config.HeadDim, seq, Config.RopeTheta);
         _pool = new CpuWorkerPool(Threads);
@@ -147,10 +147,10 @@ public sealed class CpuLlama : IDisposable
     public void Reset() => Kv.Reset();
 
     /// <summary>
-    /// Work smaller than this many multiply-adds stays on the calling thread: a decode layer (all its projections),
-    /// the classifier, a prefill GEMM. Default 2^20: waking workers and four barriers per layer cost more than a
-    /// TinyStories-sized layer (~0.2 M MACs), while every layer of a 7B model (~200 M MACs) is split. 0 = split everything.
-    /// Results are bit-identical whatever the split.
+    /// Work smaller than this many multiply-adds stays on the calling thread: a decode layer (all its projections and
+    /// attention, split in one dispatch), the classifier, a prefill GEMM. Default 2^16 (measured; the numbers are noted in
+    /// CpuWorkerPool): a tinystories-16L layer (~0.2 M MACs) is split, a stories260K
+    /// layer (~45 K) is not. 0 = split everything; long.MaxValue = never split. Results are bit-identical whatever the split.
     /// </summary>
     public long MinParallelMacs { get => _mm.MinParallelMacs; set => _mm.MinParallelMacs = Math.Max(0, value); }
 

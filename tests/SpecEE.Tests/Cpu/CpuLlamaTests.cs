@@ -147,6 +147,38 @@ public class CpuLlamaTests
     }
 
     [Test]
+    public void DecoderLayer_WithoutInputNorm_UsesTheInputAsIs()
+    {
+        // The EAGLE head's layer has no input_layernorm. With unit norm weights, normalising an x whose mean square
+        // is exactly 1 − eps is the identity, so both paths must agree; with the norm skipped, scaling x must matter.
+        var model = NaiveLlama.RandomModel(64, 96, 1, 4, 2, 40, maxSeq: 8, seed: 9);
+        var w = model.Weights.Layers[0];
+        var unit = new SpecEE.Core.Model.LayerWeights
+        {
+            AttnNorm = Enumerable.Repeat(1f, 64).ToArray(), Wq = w.Wq, Wk = w.Wk, Wv = w.Wv, Wo = w.Wo,
+            FfnNorm = w.FfnNorm, W1 = w.W1, W2 = w.W2, W3 = w.W3,
+        };
+        var cfg = model.Config;
+        var rope = new RopeTable(cfg.HeadDim, 8, cfg.RopeTheta);
+        var rng = new Random(2);
+        double[] raw = Enumerable.Range(0, 64).Select(_ => rng.NextDouble() - 0.5).ToArray();
+        double scale = Math.Sqrt((1 - cfg.NormEps) / raw.Average(v => v * v));
+        float[] x0 = raw.Select(v => (float)(v * scale)).ToArray();
+
+        float[] RunLayer(bool norm, float[] x)
+        {
+            var layer = new CpuDecoderLayer(cfg, rope);
+            var kv = new KvCache(1, 8, cfg.KvDim);
+            var h = (float[])x.Clone();
+            layer.Run(unit, h, 0, kv.LayerKeys(0), kv.LayerValues(0), [], 0, applyInputNorm: norm);
+            return h;
+        }
+        Stories260KGoldenTests.AssertClose(RunLayer(false, x0), RunLayer(true, x0), 1e-5f, "skip-norm vs unit norm");
+        float[] doubled = x0.Select(v => 2 * v).ToArray();
+        Assert.That(RunLayer(false, doubled), Is.Not.EqualTo(RunLayer(true, doubled)), "with the norm skipped, the scale of x must reach Q/K/V");
+    }
+
+    [Test]
     public void Reset_ForgetsTheSequence()
     {
         var model = Llama2cReader.Load(TestPaths.Fixture("stories260K.bin"));
