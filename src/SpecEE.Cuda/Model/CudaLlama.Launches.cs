@@ -28,6 +28,7 @@ public sealed partial class CudaLlama
     private StepAdvanceKernel _advance = null!;
     private SampleKernel? _sample;      // created by SetSampling
     private GpuBuffer? _probs;          // [vocab] f32 sampling scratch
+    private GpuBuffer? _rng;            // [1] u64 SplitMix64 state of sample_f32 (advanced on the device each step)
     private float _temperature;         // 0: argmax
     private float _topP = 1f;
 
@@ -95,7 +96,7 @@ public sealed partial class CudaLlama
     {
         CUdeviceptr next = StepState.Field(_state, StepState.NextToken);
         if (_temperature > 0f)
-            _sample!.Launch(next, _probs!.Ptr, StepState.RngStateField(_state), _logits.Ptr, Config.Vocab, _temperature, _topP, _stream);
+            _sample!.Launch(next, _probs!.Ptr, _rng!.Ptr, _logits.Ptr, Config.Vocab, _temperature, _topP, _stream);
         else
             _argmax.Launch(next, _logits.Ptr, Config.Vocab, _stream);
     }

@@ -181,7 +181,7 @@ public sealed partial class CudaLlama : IDisposable
     /// <summary>
     /// How the device picks each step's token in <see cref="DecodeOnDevice"/>: <paramref name="temperature"/> 0 = argmax
     /// (the default); otherwise seeded temperature + top-p sampling with <see cref="SpecEE.Core.Sampling.Sampler"/>'s
-    /// algorithm and RNG, whose state (in the step-state block) starts at <paramref name="seed"/> now. A different
+    /// algorithm and RNG, whose state (a u64 in device memory) starts at <paramref name="seed"/> now. A different
     /// kind of choice is a different step, so the graph is recaptured at the next step.
     /// </summary>
     public void SetSampling(float temperature, float topP, ulong seed)
@@ -201,7 +201,8 @@ public sealed partial class CudaLlama : IDisposable
         {
             _sample ??= Own(new SampleKernel(_device));
             _probs ??= Own(_device.Allocate(Config.Vocab * 4L));
-            _device.CopyToDevice(StepState.RngStateField(_state), new ReadOnlySpan<ulong>(in seed));
+            _rng ??= Own(_device.Allocate(sizeof(ulong)));
+            _device.CopyToDevice(_rng.Ptr, new ReadOnlySpan<ulong>(in seed));
         }
     }
 

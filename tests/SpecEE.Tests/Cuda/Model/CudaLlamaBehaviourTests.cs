@@ -109,7 +109,7 @@ public class CudaLlamaBehaviourTests(string kind)
     [Test]
     public void DecodeOnDevice_Sampling_EqualsCpuSamplerOnCpuLogits()
     {
-        // Same weights, same seeded RNG (SplitMix64 in the step state), same algorithm: the device-sampled sequence
+        // Same weights, same seeded RNG (SplitMix64, its state on the device), same algorithm: the device-sampled sequence
         // equals the CPU backend + Sampler sequence token for token (the f32 logits agree to ~1e-6, far below the
         // spacing of the cumulative probabilities a draw lands between).
         const float temperature = 0.9f, topP = 0.9f;
