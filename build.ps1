@@ -48,7 +48,8 @@ switch ($Task) {
     }
     'gpu-check' {
         Invoke-Native $false
-        Invoke-Step 'gpu-check (publish + simulator run)' { bash tools/gpu-check.sh local }
+        Invoke-Step 'gpu-check publish' { bash tools/gpu-check.sh publish }
+        Invoke-Step 'gpu-check on the simulator' { bash tools/gpu-check.sh local }
         Write-Host 'device call: run(command="bash tools/gpu-check.sh device", carry=[".devcarry"], timeout_s=420)'
     }
     'pack'    { Invoke-Step 'dotnet pack' { dotnet pack $sln -c $Configuration -o out/packages } }

@@ -5,7 +5,7 @@
 # so the checks travel as ONE self-contained, trimmed, compressed linux-x64 executable built here:
 #
 #   here:    tools/gpu-check.sh publish [--with-nvrtc]   → .devcarry/gpu-check/gpu-check (+ size budget check)
-#            tools/gpu-check.sh local                    → publish, then run it on the simulator (what runs here)
+#            tools/gpu-check.sh local [args]             → run the published checker on the simulator (what runs here)
 #   device:  run(command="bash tools/gpu-check.sh device", carry=[".devcarry"], timeout_s=360)
 #            (gpu-check itself is stopped after 330 s so report.md/tests.log still come back; on an H200 the whole
 #            run should take 1–3 minutes, leaving device time for one rerun)
@@ -36,8 +36,9 @@ publish() {
     done
   fi
   local tracked carried total
-  tracked=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
-  untracked=$(git ls-files -z --others --exclude-standard | xargs -0 -r du -cb 2>/dev/null | tail -1 | cut -f1)
+  # One du over the whole NUL-separated list (xargs could split it and print several totals).
+  tracked=$(git ls-files -z | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
+  untracked=$(git ls-files -z --others --exclude-standard | du -cb --files0-from=- 2>/dev/null | tail -1 | cut -f1)
   carried=$(du -cb "$CARRY" | tail -1 | cut -f1)
   total=$((tracked + ${untracked:-0} + carried))
   printf 'gpu-check.sh: carried %s (%.1f MB); tracked %.1f MB, untracked %.1f MB; total %.1f MB of %.1f MB\n' \
@@ -87,7 +88,7 @@ case "${1:-}" in
   publish) shift; publish "$@" ;;
   local)
     shift
-    publish
+    [[ -x "$CARRY/gpu-check" ]] || publish
     link_fixtures
     export SPECEE_KERNEL_CACHE=${SPECEE_KERNEL_CACHE:-/tmp/specee-kernel-cache}
     mkdir -p build/gpu-check-out

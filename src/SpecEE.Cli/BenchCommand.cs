@@ -8,7 +8,7 @@ public static class BenchCommand
 {
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        var a = CommonOptions.Parse("bench", args, ["-n", "--repeats", "--prompt"], ["--json"]);
+        var a = CommonOptions.Parse("bench", args, ["-n", "--repeats", "--prompt", "--prompt-tokens"], ["--json"]);
         int n = a.Int("-n", 128, 2, 1 << 16);
         int repeats = a.Int("--repeats", 5, 1, 1000);
         string prompt = a.String("--prompt") ?? "Once upon a time, there was a little girl named Lily.";
@@ -17,6 +17,13 @@ public static class BenchCommand
         var tokenizer = ModelResolver.LoadTokenizer(a, modelPath);
         using var backend = CommonOptions.CreateBackend(a, model);
         int[] ids = tokenizer.Encode(prompt, addBos: true);
+        // --prompt-tokens N: a prompt of exactly N tokens (the text repeated), like llama-bench's pp N.
+        int promptTokens = a.Int("--prompt-tokens", 0, 0, backend.MaxSeq - 2);
+        if (promptTokens > 0)
+        {
+            var longer = tokenizer.Encode(string.Join(" ", Enumerable.Repeat(prompt, promptTokens)), addBos: true);
+            ids = longer[..Math.Min(promptTokens, longer.Length)];
+        }
         var r = DecodeBenchmark.Run(backend, ids, Math.Min(n, backend.MaxSeq - ids.Length), repeats);
         if (a.Has("--json"))
         {

@@ -40,7 +40,7 @@ public static class CliMain
           --data TEXT  --out FILE  --seed S  --epochs N (100)  --max-tokens N (30000)
           --coverage C (0.8)  --max-offline K  --delta previous|scheduled (previous = SpecEE)
         bench options:
-          -n N (new tokens per run)  --repeats R  --prompt TEXT  --json
+          -n N (new tokens per run)  --repeats R  --prompt TEXT  --prompt-tokens N  --json
         """;
 
     /// <summary>Exit codes: 0 ok, 1 a runtime error with a message (bad file, no device, …), 2 bad command line.</summary>

@@ -126,7 +126,7 @@ internal static unsafe class Attention
             {
                 int kvOff = h / group * hd;
                 Scores(pq + h * hd, pk + kvOff, kvDim, idx, n, hd, scale, ps);
-                TensorPrimitives.SoftMax(s, s);
+                CpuKernels.SoftMaxInPlace(s);
                 WeightedSum(ps, pv + kvOff, kvDim, idx, n, hd, po + h * hd);
             }
         }

@@ -130,6 +130,17 @@ internal static unsafe class CpuKernels
                 Gemv(w, x + (long)t * cols, y + (long)t * yStride, cols, r, r1, accumulate);
     }
 
+    /// <summary>
+    /// In-place softmax with the maximum subtracted first. TensorPrimitives.SoftMax exponentiates the raw
+    /// values, so an attention score above ~88 overflows exp() in fp32 and the whole row turns to NaN.
+    /// </summary>
+    public static void SoftMaxInPlace(Span<float> s)
+    {
+        float max = TensorPrimitives.Max(s);
+        TensorPrimitives.Subtract(s, max, s);
+        TensorPrimitives.SoftMax(s, s);
+    }
+
     /// <summary>In place: gate[i] = silu(gate[i])·up[i], silu(g) = g·σ(g). <paramref name="scratch"/> is at least gate.Length.</summary>
     public static void SwiGlu(Span<float> gate, ReadOnlySpan<float> up, Span<float> scratch)
     {

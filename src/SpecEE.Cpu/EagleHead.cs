@@ -174,7 +174,7 @@ public sealed class EagleHead
             int kvOff = h / group * hd;
             for (int t = 0; t <= pos; t++)
                 scores[t] = TensorPrimitives.Dot(q, _k.AsSpan(t * kvDim + kvOff, hd)) * invSqrt;
-            TensorPrimitives.SoftMax(scores, scores);
+            CpuKernels.SoftMaxInPlace(scores);
             var o = _att.AsSpan(h * hd, hd);
             o.Clear();
             for (int t = 0; t <= pos; t++)

@@ -59,24 +59,29 @@ internal static class DenseSpeed
     {
         var sw = Stopwatch.StartNew();
         using GpuStream stream = device.CreateStream();
-        var weights = CudaWeights.Random(device, config, dtype, seed: 7, stream);
+        using var weights = CudaWeights.Random(device, config, dtype, seed: 7, stream);
         log.WriteLine($"  random {dtype} weights: {weights.TotalBytes / 1e9:F2} GB made on the device in {sw.Elapsed.TotalSeconds:F1} s");
-        using var llama = new CudaLlama(device, weights, promptTokens + newTokens + 1, ownsWeights: true);
         var rng = new Random(11);
         int[] prompt = Enumerable.Range(0, promptTokens).Select(_ => rng.Next(3, config.Vocab)).ToArray();
         var ids = new int[newTokens];
         var results = new List<SpeedResult>();
-        foreach (bool graph in new[] { false, true })
+        // eager launches, graph replays, and graph replays with the handwritten PTX GEMV (f16 on a GPU only).
+        bool ptxPossible = dtype == WeightDType.F16 && device is CudaDriverDevice;
+        foreach (string mode in ptxPossible ? new[] { "eager", "graph", "graph+ptx" } : ["eager", "graph"])
         {
-            llama.UseGraph = graph;
+            using var llama = new CudaLlama(device, weights, promptTokens + newTokens + 1, ownsWeights: false, usePtxGemv: mode == "graph+ptx");
+            llama.UseGraph = mode != "eager";
             var seconds = new double[repeats];
+            double prefillSeconds = 0;
             for (int r = -1; r < repeats; r++) // r = −1: warm-up (module load, graph capture)
             {
                 llama.Reset();
+                var p = Stopwatch.StartNew();
                 ReadOnlySpan<float> logits = llama.Prefill(prompt, 0);
+                prefillSeconds = p.Elapsed.TotalSeconds;
                 int first = SpecEE.Core.Sampling.Sampler.Argmax(logits);
                 var t = Stopwatch.StartNew();
-                llama.DecodeGreedy(first, promptTokens, ids);
+                llama.DecodeOnDevice(first, promptTokens, ids);
                 if (r >= 0) seconds[r] = t.Elapsed.TotalSeconds;
             }
             Array.Sort(seconds);
@@ -86,8 +91,9 @@ internal static class DenseSpeed
             double bytes = weights.BytesPerToken + 2.0 * config.NLayers * meanPos * config.KvDim * sizeof(float);
             double tps = newTokens / s;
             double gbps = bytes * tps / 1e9;
-            results.Add(new SpeedResult(graph ? "graph" : "eager", newTokens, s, tps, bytes, gbps, copyGBps > 0 ? 100 * gbps / copyGBps : 0));
-            log.WriteLine($"  {(graph ? "graph" : "eager"),-5}: {tps,9:F1} tok/s  {gbps,8:F1} GB/s  ({results[^1].PercentOfCopy:F1} % of copy)  ids[0..4] = {string.Join(",", ids.Take(4))}");
+            results.Add(new SpeedResult(mode, newTokens, s, tps, bytes, gbps, copyGBps > 0 ? 100 * gbps / copyGBps : 0));
+            log.WriteLine($"  {mode,-9}: {tps,9:F1} tok/s  {gbps,8:F1} GB/s  ({results[^1].PercentOfCopy:F1} % of copy)  " +
+                $"prefill {promptTokens / prefillSeconds:F0} tok/s  {llama.LaunchesPerStep} launches/step  ids[0..4] = {string.Join(",", ids.Take(4))}");
         }
         return results;
     }

@@ -10,7 +10,8 @@ namespace SpecEE.Cuda.Kernels;
 /// give the same tokens on CPU and device (see the .cu header for where rounding could make them differ).
 /// </summary>
 /// <remarks>
-/// The RNG state is a u64 in device memory: initialise it to the seed (what <c>new Sampler(seed: s)</c>
+/// The RNG state is a u64 in device memory (any 8-byte-aligned slot: e.g. two int32 fields appended to
+/// the step-state block at an even index, or a buffer of its own): initialise it to the seed (what <c>new Sampler(seed: s)</c>
 /// starts from) and leave it there; each launch advances it once, exactly like one Sampler.Sample call
 /// with temperature &gt; 0. Temperature 0 (greedy) is <see cref="ArgmaxKernel"/>, which does not touch the
 /// state — as the CPU sampler's greedy path. Temperature and top-p are launch scalars (fixed per session,

@@ -20,7 +20,6 @@ namespace SpecEE.Cuda.Kernels;
 ///  5      ExitLayer   part 2: the layer after which the token exited (its depth = ExitLayer + 1)
 ///  6      NextToken   lm_head argmax / sample_f32: the token this step produced
 ///  7      Reserved    0
-///  8, 9   RngState    host (the seed) / sample_f32          sample_f32: SplitMix64 state, one u64 (low word first)
 /// </code>
 /// Every field is an int32; the block is <see cref="Bytes"/> bytes. New fields are appended at the end
 /// (raise <see cref="Count"/>); existing offsets never move, because captured graphs bake in field addresses.
@@ -48,14 +47,8 @@ public static class StepState
     /// <summary>Token produced by this step (argmax or sampling).</summary>
     public const int NextToken = 6;
 
-    /// <summary>
-    /// sample_f32's RNG state: a u64 over fields 8 and 9 (8-byte aligned: the block is 256-byte aligned).
-    /// Set it to the seed before the first sampled step (<see cref="RngStateField"/> gives its address).
-    /// </summary>
-    public const int RngState = 8;
-
     /// <summary>Number of int32 fields; new fields go at the end and raise this.</summary>
-    public const int Count = 10;
+    public const int Count = 8;
 
     /// <summary>Size of the block in bytes.</summary>
     public const int Bytes = Count * sizeof(int);
@@ -66,12 +59,5 @@ public static class StepState
         if ((uint)field >= Count) throw new ArgumentOutOfRangeException(nameof(field), $"step-state field {field} is not in [0, {Count})");
         if (block.Bytes < Bytes) throw new ArgumentException($"step-state block holds {block.Bytes} bytes, needs {Bytes}", nameof(block));
         return block.At(field * sizeof(int), sizeof(int));
-    }
-
-    /// <summary>Device address of the u64 <see cref="RngState"/> (8 bytes) in <paramref name="block"/>.</summary>
-    public static CUdeviceptr RngStateField(GpuBuffer block)
-    {
-        if (block.Bytes < Bytes) throw new ArgumentException($"step-state block holds {block.Bytes} bytes, needs {Bytes}", nameof(block));
-        return block.At(RngState * sizeof(int), sizeof(ulong));
     }
 }

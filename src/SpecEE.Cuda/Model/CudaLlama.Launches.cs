@@ -26,6 +26,11 @@ public sealed partial class CudaLlama
     private GemvKernel _gemv = null!;
     private ArgmaxKernel _argmax = null!;
     private StepAdvanceKernel _advance = null!;
+    private SampleKernel? _sample;      // created by SetSampling
+    private GpuBuffer? _probs;          // [vocab] f32 sampling scratch
+    private GpuBuffer? _rng;            // [1] u64 SplitMix64 state of sample_f32 (advanced on the device each step)
+    private float _temperature;         // 0: argmax
+    private float _topP = 1f;
 
     /// <summary>Split-KV splits per attention launch (fixed for the cache length: the graph never changes).</summary>
     public int AttentionSplits => _splits;
@@ -86,7 +91,13 @@ public sealed partial class CudaLlama
         _gemv.LmHead(_logits.Ptr, Weights.Classifier.Ptr, _xn.Ptr, Config.Vocab, Config.Dim, _stream);
     }
 
-    /// <summary>Step state's NextToken ← argmax(logits) (lowest index wins ties).</summary>
-    private void EnqueueArgmax() =>
-        _argmax.Launch(StepState.Field(_state, StepState.NextToken), _logits.Ptr, Config.Vocab, _stream);
+    /// <summary>Step state's NextToken ← argmax(logits) (lowest index wins ties), or a seeded sample (<see cref="SetSampling"/>).</summary>
+    private void EnqueueArgmax()
+    {
+        CUdeviceptr next = StepState.Field(_state, StepState.NextToken);
+        if (_temperature > 0f)
+            _sample!.Launch(next, _probs!.Ptr, _rng!.Ptr, _logits.Ptr, Config.Vocab, _temperature, _topP, _stream);
+        else
+            _argmax.Launch(next, _logits.Ptr, Config.Vocab, _stream);
+    }
 }

@@ -13,7 +13,7 @@ namespace SpecEE.Cuda.Model;
 /// The step is captured once into a CUDA graph and replayed for every token: token and position are read from
 /// the step-state block (<see cref="StepState"/>), never passed as launch scalars. The host either writes them
 /// (<see cref="Forward"/>: host-sampled decode) or lets the graph's last node advance them
-/// (<see cref="DecodeGreedy"/>: tokens stay on the device, 4 bytes per token come back through pinned memory).
+/// (<see cref="DecodeOnDevice"/>: tokens stay on the device, 4 bytes per token come back through pinned memory).
 /// </summary>
 /// <remarks>
 /// Why a <c>step_advance</c> kernel inside the graph rather than a host copy before each replay: a device-side
@@ -140,12 +140,13 @@ public sealed partial class CudaLlama : IDisposable
     }
 
     /// <summary>
-    /// Device-side greedy decode: feeds <paramref name="token"/> at <paramref name="pos"/>, then each step's argmax
-    /// into the next, for <paramref name="ids"/>.Length steps; ids[i] is the token step i produced. The host only
+    /// Decode with the token chosen on the device: feeds <paramref name="token"/> at <paramref name="pos"/>, then each
+    /// step's choice (argmax, or seeded sampling after <see cref="SetSampling"/>) into the next, for
+    /// <paramref name="ids"/>.Length steps; ids[i] is the token step i produced. The host only
     /// reads 4 bytes per token back and runs up to 8 steps ahead. Stops early after an EOS when
     /// <paramref name="stopAtEos"/> (the EOS is included). Returns the number of ids written.
     /// </summary>
-    public int DecodeGreedy(int token, int pos, Span<int> ids, bool stopAtEos = false)
+    public int DecodeOnDevice(int token, int pos, Span<int> ids, bool stopAtEos = false)
     {
         CheckToken(token);
         CheckPos(pos);
@@ -175,6 +176,34 @@ public sealed partial class CudaLlama : IDisposable
             }
         }
         return read;
+    }
+
+    /// <summary>
+    /// How the device picks each step's token in <see cref="DecodeOnDevice"/>: <paramref name="temperature"/> 0 = argmax
+    /// (the default); otherwise seeded temperature + top-p sampling with <see cref="SpecEE.Core.Sampling.Sampler"/>'s
+    /// algorithm and RNG, whose state (a u64 in device memory) starts at <paramref name="seed"/> now. A different
+    /// kind of choice is a different step, so the graph is recaptured at the next step.
+    /// </summary>
+    public void SetSampling(float temperature, float topP, ulong seed)
+    {
+        if (!(temperature >= 0f) || !float.IsFinite(temperature))
+            throw new InvalidRequestException($"temperature must be a finite number ≥ 0 (0 = greedy), got {temperature}");
+        if (!(topP > 0f && topP <= 1f)) throw new InvalidRequestException($"top-p must be in (0, 1], got {topP}");
+        _device.Synchronize(_stream);
+        if (temperature != _temperature || topP != _topP)
+        {
+            _graph?.Dispose();
+            _graph = null;
+        }
+        _temperature = temperature;
+        _topP = topP;
+        if (temperature > 0f)
+        {
+            _sample ??= Own(new SampleKernel(_device));
+            _probs ??= Own(_device.Allocate(Config.Vocab * 4L));
+            _rng ??= Own(_device.Allocate(sizeof(ulong)));
+            _device.CopyToDevice(_rng.Ptr, new ReadOnlySpan<ulong>(in seed));
+        }
     }
 
     /// <summary>Starts a new sequence: every cached position is forgotten.</summary>
@@ -270,7 +299,7 @@ public sealed partial class CudaLlama : IDisposable
                 try { _device.EndCapture(_stream).Dispose(); } catch (SpecEEException) { /* the capture is already broken */ }
                 throw;
             }
-            _graph = Own(_device.EndCapture(_stream));
+            _graph = _device.EndCapture(_stream);
             GraphCaptures++;
         }
         _device.Launch(_graph, _stream);
@@ -296,8 +325,16 @@ public sealed partial class CudaLlama : IDisposable
 
     private void ResetState()
     {
-        ReadOnlySpan<int> initial = [Config.BosId, 0, 1, 0, 0, Config.NLayers - 1, Config.BosId, 0];
-        _device.CopyToDevice(_state.Ptr, initial[..StepState.Count]);
+        // By field name: fields are appended to the block over time (StepState.Count grows); the rest start at 0.
+        Span<int> initial = stackalloc int[StepState.Count];
+        initial.Clear();
+        initial[StepState.Token] = Config.BosId;
+        initial[StepState.Pos] = 0;
+        initial[StepState.SeqLen] = 1;
+        initial[StepState.Exited] = 0;
+        initial[StepState.ExitLayer] = Config.NLayers - 1;
+        initial[StepState.NextToken] = Config.BosId;
+        _device.CopyToDevice(_state.Ptr, (ReadOnlySpan<int>)initial);
     }
 
     private void CheckPos(int pos)
@@ -321,6 +358,7 @@ public sealed partial class CudaLlama : IDisposable
     public void Dispose()
     {
         // Reverse order: the graph and kernels before the buffers they reference.
+        _graph?.Dispose();
         for (int i = _owned.Count - 1; i >= 0; i--) _owned[i].Dispose();
         _owned.Clear();
         if (_ownsWeights) Weights.Dispose();

@@ -125,8 +125,8 @@ public class TokenKernelTests(string kind)
     private int[] DeviceSamples(float[] logits, float temperature, float topP, ulong seed, int draws, out ulong finalState)
     {
         int n = logits.Length;
-        using GpuBuffer dL = Upload(_device, logits), dProbs = NaNs(_device, n), dTok = _device.Allocate(4L * draws), step = _device.Allocate(StepState.Bytes);
-        CUdeviceptr rng = StepState.RngStateField(step);
+        using GpuBuffer dL = Upload(_device, logits), dProbs = NaNs(_device, n), dTok = _device.Allocate(4L * draws), dRng = _device.Allocate(8);
+        CUdeviceptr rng = dRng.Ptr;
         _device.CopyToDevice(rng, new[] { seed }.AsSpan());
         _device.Memset8(dTok.Ptr, 0xFF, 4L * draws);
         for (int i = 0; i < draws; i++)
@@ -193,11 +193,12 @@ public class TokenKernelTests(string kind)
     {
         const int n = 512, steps = 6;
         using GpuBuffer dL = NaNs(_device, n), dProbs = NaNs(_device, n), step = _device.Allocate(StepState.Bytes), dGreedy = _device.Allocate(4);
+        using GpuBuffer dRng = _device.Allocate(8);
         _device.Memset8(step.Ptr, 0, StepState.Bytes);
-        _device.CopyToDevice(StepState.RngStateField(step), new[] { 2024UL }.AsSpan());
+        _device.CopyToDevice(dRng.Ptr, new[] { 2024UL }.AsSpan());
         _device.BeginCapture(_stream);
         _argmax.Launch(dGreedy.Ptr, dL.Ptr, n, _stream);
-        _sample.Launch(StepState.Field(step, StepState.NextToken), dProbs.Ptr, StepState.RngStateField(step), dL.Ptr, n, 0.9f, 0.8f, _stream);
+        _sample.Launch(StepState.Field(step, StepState.NextToken), dProbs.Ptr, dRng.Ptr, dL.Ptr, n, 0.9f, 0.8f, _stream);
         using GpuGraph graph = _device.EndCapture(_stream);
 
         var cpu = new Sampler(0.9f, 0.8f, 2024UL);

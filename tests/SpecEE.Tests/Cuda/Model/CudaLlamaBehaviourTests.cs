@@ -84,12 +84,12 @@ public class CudaLlamaBehaviourTests(string kind)
     }
 
     [Test]
-    public void DecodeGreedy_GraphAndEager_GiveTheSameIds_AndAdvanceTheStepState()
+    public void DecodeOnDevice_GraphAndEager_GiveTheSameIds_AndAdvanceTheStepState()
     {
         LlamaModel model = ModelTestSupport.Stories260K;
         using var llama = new CudaLlama(_device, model, WeightDType.F32);
         var graphIds = new int[20];
-        llama.DecodeGreedy(model.Config.BosId, 0, graphIds);
+        llama.DecodeOnDevice(model.Config.BosId, 0, graphIds);
         int[] state = llama.ReadState();
         Assert.That(state[StepState.Pos], Is.EqualTo(20), "pos advanced on the device once per step");
         Assert.That(state[StepState.SeqLen], Is.EqualTo(21));
@@ -102,8 +102,39 @@ public class CudaLlamaBehaviourTests(string kind)
         llama.Reset();
         llama.UseGraph = false;
         var eagerIds = new int[20];
-        llama.DecodeGreedy(model.Config.BosId, 0, eagerIds);
+        llama.DecodeOnDevice(model.Config.BosId, 0, eagerIds);
         Assert.That(eagerIds, Is.EqualTo(graphIds));
+    }
+
+    [Test]
+    public void DecodeOnDevice_Sampling_EqualsCpuSamplerOnCpuLogits()
+    {
+        // Same weights, same seeded RNG (SplitMix64, its state on the device), same algorithm: the device-sampled sequence
+        // equals the CPU backend + Sampler sequence token for token (the f32 logits agree to ~1e-6, far below the
+        // spacing of the cumulative probabilities a draw lands between).
+        const float temperature = 0.9f, topP = 0.9f;
+        const ulong seed = 1234;
+        LlamaModel model = ModelTestSupport.Stories260K;
+        using var cpu = new CpuLlama(model, 0, 1);
+        var sampler = new SpecEE.Core.Sampling.Sampler(temperature, topP, seed);
+        var expected = new int[40];
+        int token = model.Config.BosId;
+        for (int pos = 0; pos < expected.Length; pos++) token = expected[pos] = sampler.Sample(cpu.Forward(token, pos));
+
+        using var llama = new CudaLlama(_device, model, WeightDType.F32);
+        llama.SetSampling(temperature, topP, seed);
+        var ids = new int[expected.Length];
+        llama.DecodeOnDevice(model.Config.BosId, 0, ids);
+        Assert.That(ids, Is.EqualTo(expected));
+        Assert.That(ids.Distinct().Count(), Is.GreaterThan(10), "a sampled story, not a constant");
+
+        llama.Reset();
+        llama.SetSampling(0f, 1f, 0);
+        var greedy = new int[expected.Length];
+        llama.DecodeOnDevice(model.Config.BosId, 0, greedy);
+        int[] golden = ModelTestSupport.Ints(ModelTestSupport.Reference("stories260K_reference.json"), "greedy_from_bos_ids");
+        Assert.That(greedy, Is.EqualTo(golden[1..(expected.Length + 1)]), "back to argmax: the graph was recaptured");
+        Assert.That(llama.GraphCaptures, Is.EqualTo(2));
     }
 
     [Test]
@@ -178,7 +209,7 @@ public class CudaLlamaBehaviourTests(string kind)
         Assert.Throws<InvalidRequestException>(() => llama.Prefill([1, 403], 7));
         Assert.Throws<InvalidRequestException>(() => llama.Forward(1, 8));
         Assert.Throws<InvalidRequestException>(() => llama.Forward(512, 0));
-        Assert.Throws<InvalidRequestException>(() => llama.DecodeGreedy(1, 4, new int[5]));
+        Assert.Throws<InvalidRequestException>(() => llama.DecodeOnDevice(1, 4, new int[5]));
 
         using var backend = new CudaDecoderBackend(ModelTestSupport.Open(kind), ModelTestSupport.Stories260K, WeightDType.F32, kind, maxSeq: 8);
         var g = Assert.Throws<InvalidRequestException>(() => Generator.Run(backend, nine, new GenerationOptions { MaxNewTokens = 4 }));

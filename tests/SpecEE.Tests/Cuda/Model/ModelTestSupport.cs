@@ -54,7 +54,7 @@ internal static class ModelTestSupport
 
     /// <summary>
     /// Device greedy continuation through <see cref="CudaLlama"/>: prefill on the device, the first id from the
-    /// prefill logits (host argmax of device logits), the rest by <see cref="CudaLlama.DecodeGreedy"/> (argmax on the
+    /// prefill logits (host argmax of device logits), the rest by <see cref="CudaLlama.DecodeOnDevice"/> (argmax on the
     /// device, graph replays, 4 bytes back per token).
     /// </summary>
     public static int[] DeviceGreedy(CudaLlama llama, int[] prompt, int count, out double seconds)
@@ -63,7 +63,7 @@ internal static class ModelTestSupport
         llama.Reset();
         var ids = new int[count];
         ids[0] = Sampler.Argmax(llama.Prefill(prompt, 0));
-        llama.DecodeGreedy(ids[0], prompt.Length, ids.AsSpan(1));
+        llama.DecodeOnDevice(ids[0], prompt.Length, ids.AsSpan(1));
         seconds = sw.Elapsed.TotalSeconds;
         return ids;
     }
