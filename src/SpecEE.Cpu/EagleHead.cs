@@ -21,13 +21,12 @@ public sealed class EagleHead
     private readonly EagleWeights _w;
     private readonly float[] _lmHead;           // [vocab, dim] the base model's classifier
     private readonly LlamaConfig _c;
-    private readonly float[] _cos, _sin;        // [maxSeq, headDim/2]
+    private readonly LayerWeights _layerWeights; // the head's decoder layer, as the base model's layer type
+    private readonly CpuDecoderLayer _layer;     // the same layer math as the base model (input norm skipped)
+    private readonly CpuMatMul _mm = new(null);
     private readonly float[] _k, _v;            // [maxSeq, kvDim] own KV cache
     private readonly float[] _in;               // [2·dim] concat(embedding, feature)
-    private readonly float[] _x, _tmp;          // [dim] residual stream, scratch
-    private readonly float[] _q, _att;          // [nHeads·headDim]
-    private readonly float[] _gate, _up, _sig;  // [hiddenDim]
-    private readonly float[] _scores;           // [maxSeq]
+    private readonly float[] _x;                // [dim] residual stream
     private readonly float[] _logits;           // [vocab]
 
     /// <summary>Context length of the head's KV cache.</summary>
@@ -52,23 +51,18 @@ public sealed class EagleHead
         _c = weights.Config;
         _lmHead = baseModel.Weights.Classifier;
         MaxSeq = maxSeq == 0 ? baseModel.Config.MaxSeq : maxSeq;
-        int dim = _c.Dim, hd = _c.HeadDim, half = hd / 2;
-        _cos = new float[MaxSeq * half];
-        _sin = new float[MaxSeq * half];
-        for (int p = 0; p < MaxSeq; p++)
-            for (int i = 0; i < half; i++)
-            {
-                double angle = p * Math.Pow(_c.RopeTheta, -2.0 * i / hd); // fp64 angle, fp32 table (as the base model)
-                _cos[p * half + i] = (float)Math.Cos(angle);
-                _sin[p * half + i] = (float)Math.Sin(angle);
-            }
+        int dim = _c.Dim;
+        _layerWeights = new LayerWeights
+        {
+            AttnNorm = [], // EAGLE-1's layer has no input_layernorm (never read: applyInputNorm is false)
+            Wq = weights.Wq, Wk = weights.Wk, Wv = weights.Wv, Wo = weights.Wo,
+            FfnNorm = weights.PostAttnNorm, W1 = weights.W1, W2 = weights.W2, W3 = weights.W3,
+        };
+        _layer = new CpuDecoderLayer(_c, new RopeTable(_c.HeadDim, MaxSeq, _c.RopeTheta));
         _k = new float[MaxSeq * _c.KvDim];
         _v = new float[MaxSeq * _c.KvDim];
         _in = new float[2 * dim];
-        _x = new float[dim]; _tmp = new float[dim];
-        _q = new float[_c.NHeads * hd]; _att = new float[_c.NHeads * hd];
-        _gate = new float[_c.HiddenDim]; _up = new float[_c.HiddenDim]; _sig = new float[_c.HiddenDim];
-        _scores = new float[MaxSeq];
+        _x = new float[dim];
         _logits = new float[_c.Vocab];
     }
 
@@ -90,39 +84,18 @@ public sealed class EagleHead
         // x = fc · concat(embed(token), feature) + bias — embedding first
         _w.Embedding.AsSpan(token * dim, dim).CopyTo(_in);
         feature.CopyTo(_in.AsSpan(dim));
-        MatVec(_w.FcWeight, _in, _x);
+        _mm.Gemv(_w.FcWeight, _in, _x, 2 * dim, dim, accumulate: false);
         if (_w.FcBias != null) TensorPrimitives.Add(_x, _w.FcBias, _x);
 
-        // attention on x itself (EAGLE-1 has no input_layernorm in its only layer)
-        var kRow = _k.AsSpan(pos * kvDim, kvDim);
-        var vRow = _v.AsSpan(pos * kvDim, kvDim);
-        MatVec(_w.Wq, _x, _q);
-        MatVec(_w.Wk, _x, kRow);
-        MatVec(_w.Wv, _x, vRow);
-        Rope(_q, pos);
-        Rope(kRow, pos);
-        Attention(pos);
-        MatVec(_w.Wo, _att, _tmp);
-        TensorPrimitives.Add(_x, _tmp, _x);
-
-        // x += down(silu(gate(n)) ⊙ up(n)), n = RMSNorm_post(x)
-        float scale = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(_x) / dim + _c.NormEps);
-        TensorPrimitives.Multiply(_x, _w.PostAttnNorm, _tmp);
-        TensorPrimitives.Multiply(_tmp, scale, _tmp);
-        MatVec(_w.W1, _tmp, _gate);
-        MatVec(_w.W3, _tmp, _up);
-        TensorPrimitives.Sigmoid(_gate, _sig);
-        TensorPrimitives.Multiply(_gate, _sig, _gate);
-        TensorPrimitives.Multiply(_gate, _up, _gate);
-        MatVec(_w.W2, _gate, _tmp);
-        TensorPrimitives.Add(_x, _tmp, _x);
+        // one decoder layer on x itself (no input norm), causal over the head's own positions 0..pos
+        _layer.Run(_layerWeights, _x, pos, _k, _v, depth: [], layer: 0, applyInputNorm: false);
         Length = pos + 1;
     }
 
     /// <summary>logits [vocab] = base LM head · <see cref="Output"/> (EAGLE-1 has no final norm).</summary>
     public ReadOnlySpan<float> Logits()
     {
-        MatVec(_lmHead, _x, _logits);
+        _mm.Gemv(_lmHead, _x, _logits, _c.Dim, _c.Vocab, accumulate: false);
         return _logits;
     }
 
@@ -159,48 +132,5 @@ public sealed class EagleHead
             while (j > 0 && (v > best[j - 1] || dst[j - 1] < 0)) { best[j] = best[j - 1]; dst[j] = dst[j - 1]; j--; }
             best[j] = v; dst[j] = i;
         }
-    }
-
-    // Causal attention of the query at pos over the head's own positions 0..pos; GQA: query head h reads
-    // KV head h / (nHeads / nKvHeads). Softmax in fp32 with the max subtracted.
-    private void Attention(int pos)
-    {
-        int hd = _c.HeadDim, kvDim = _c.KvDim, group = _c.GqaGroup;
-        float invSqrt = 1f / MathF.Sqrt(hd);
-        var scores = _scores.AsSpan(0, pos + 1);
-        for (int h = 0; h < _c.NHeads; h++)
-        {
-            var q = _q.AsSpan(h * hd, hd);
-            int kvOff = h / group * hd;
-            for (int t = 0; t <= pos; t++)
-                scores[t] = TensorPrimitives.Dot(q, _k.AsSpan(t * kvDim + kvOff, hd)) * invSqrt;
-            CpuKernels.SoftMaxInPlace(scores);
-            var o = _att.AsSpan(h * hd, hd);
-            o.Clear();
-            for (int t = 0; t <= pos; t++)
-                TensorPrimitives.MultiplyAdd(_v.AsSpan(t * kvDim + kvOff, hd), scores[t], o, o);
-        }
-    }
-
-    // Interleaved-pair RoPE (the engine's one convention; Q/K rows were permuted at load).
-    private void Rope(Span<float> x, int pos)
-    {
-        int hd = _c.HeadDim, half = hd / 2;
-        var cos = _cos.AsSpan(pos * half, half);
-        var sin = _sin.AsSpan(pos * half, half);
-        for (int h = 0; h < x.Length; h += hd)
-            for (int i = 0; i < half; i++)
-            {
-                float x0 = x[h + 2 * i], x1 = x[h + 2 * i + 1];
-                x[h + 2 * i] = x0 * cos[i] - x1 * sin[i];
-                x[h + 2 * i + 1] = x0 * sin[i] + x1 * cos[i];
-            }
-    }
-
-    // y = W · x for row-major W [y.Length, x.Length].
-    private static void MatVec(float[] w, ReadOnlySpan<float> x, Span<float> y)
-    {
-        int cols = x.Length;
-        for (int r = 0; r < y.Length; r++) y[r] = TensorPrimitives.Dot(w.AsSpan(r * cols, cols), x);
     }
 }

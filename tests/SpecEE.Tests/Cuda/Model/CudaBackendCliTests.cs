@@ -23,7 +23,7 @@ public class CudaBackendCliTests
 
     private static void RequireSim()
     {
-        if (!SimDevice.IsAvailable(out string why)) Assert.Ignore(why);
+        if (!SimDevice.IsAvailable(out string why)) CudaTestSupport.Unavailable("SPECEE_REQUIRE_SIM", why);
     }
 
     private static (int[] Prompt, int[] NewIds, string Backend) GenerateJson(string backend, string model, string prompt, int n)
