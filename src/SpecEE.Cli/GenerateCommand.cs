@@ -27,7 +27,7 @@ public static class GenerateCommand
         var model = ModelResolver.LoadModel(a, dtype);
         var tokenizer = ModelResolver.LoadTokenizer(a, modelPath);
         int[] promptIds = tokenizer.Encode(prompt, addBos: true);
-        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath);
+        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath, stderr);
 
         using var cancel = new CancellationTokenSource();
         ConsoleCancelEventHandler onCtrlC = (_, e) => { e.Cancel = true; cancel.Cancel(); };

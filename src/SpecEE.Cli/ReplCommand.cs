@@ -32,7 +32,7 @@ public static class ReplCommand
         string modelPath = ModelResolver.ModelPath(a);
         var model = ModelResolver.LoadModel(a, CommonOptions.DType(a));
         var tokenizer = ModelResolver.LoadTokenizer(a, modelPath);
-        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath);
+        using var backend = SpecEEOptions.CreateBackend(a, model, modelPath, stderr);
         var session = new ReplSession(backend, tokenizer, options);
 
         CancellationTokenSource? running = null;

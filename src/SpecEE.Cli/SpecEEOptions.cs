@@ -25,7 +25,7 @@ public static class SpecEEOptions
     /// SpecEE backend when enabled and available, else the dense backend of <see cref="CommonOptions.CreateBackend"/>.
     /// Explicit --eagle / --predictors that cannot be loaded are errors; missing defaults silently mean dense.
     /// </summary>
-    public static IDecoderBackend CreateBackend(CliArgs a, LlamaModel model, string modelPath)
+    public static IDecoderBackend CreateBackend(CliArgs a, LlamaModel model, string modelPath, TextWriter notes)
     {
         float threshold = Threshold(a);
         var kv = KvPolicy(a);
@@ -35,7 +35,13 @@ public static class SpecEEOptions
             if (explicitSpecEE) throw new UsageException("--no-exit runs the dense model; it cannot be combined with --eagle or --predictors");
             return CommonOptions.CreateBackend(a, model);
         }
-        if (a.String("--backend") is string b && b != "cpu") return CommonOptions.CreateBackend(a, model);
+        if (a.String("--backend") is string b && b != "cpu")
+        {
+            // SpecEE on the device is the CUDA backend's part 2; until then say so instead of silently going dense.
+            if (explicitSpecEE) throw new UsageException($"SpecEE runs on the CPU backend only so far; use --backend cpu, or --no-exit with --backend {b}");
+            notes.WriteLine($"specee: note: SpecEE runs on the CPU backend only so far; --backend {b} decodes densely");
+            return CommonOptions.CreateBackend(a, model);
+        }
         var eagle = ModelResolver.LoadEagle(a, modelPath, required: explicitSpecEE);
         var predictors = ModelResolver.LoadPredictors(a, modelPath, model.Config.NLayers, required: explicitSpecEE);
         if (eagle == null || predictors == null) return CommonOptions.CreateBackend(a, model);
