@@ -39,8 +39,9 @@ public static class SpecEEOptions
         {
             // SpecEE on the device is the CUDA backend's part 2; until then say so instead of silently going dense.
             if (explicitSpecEE) throw new UsageException($"SpecEE runs on the CPU backend only so far; use --backend cpu, or --no-exit with --backend {b}");
+            var dense = CommonOptions.CreateBackend(a, model); // first: a missing device is the one error to report
             notes.WriteLine($"specee: note: SpecEE runs on the CPU backend only so far; --backend {b} decodes densely");
-            return CommonOptions.CreateBackend(a, model);
+            return dense;
         }
         var eagle = ModelResolver.LoadEagle(a, modelPath, required: explicitSpecEE);
         var predictors = ModelResolver.LoadPredictors(a, modelPath, model.Config.NLayers, required: explicitSpecEE);

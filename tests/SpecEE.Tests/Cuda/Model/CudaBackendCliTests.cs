@@ -29,7 +29,7 @@ public class CudaBackendCliTests
     private static (int[] Prompt, int[] NewIds, string Backend) GenerateJson(string backend, string model, string prompt, int n)
     {
         var (exit, stdout, stderr) = Cli("generate", "--backend", backend, "--dtype", "f16", "--model", model,
-            "--prompt", prompt, "-n", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "--ignore-eos", "--json");
+            "--prompt", prompt, "-n", n.ToString(System.Globalization.CultureInfo.InvariantCulture), "--ignore-eos", "--no-exit", "--json");
         Assert.That(exit, Is.Zero, $"specee generate --backend {backend} failed: {stderr}");
         JsonElement json = JsonDocument.Parse(stdout).RootElement;
         int promptTokens = json.GetProperty("prompt_tokens").GetInt32();
@@ -42,7 +42,7 @@ public class CudaBackendCliTests
     [TestCase("sim", "tinystories-16L", "Once upon a time, there was a little girl named Lily.", 32)]
     [TestCase("cuda", "stories260K", "", 64)]
     [TestCase("cuda", "tinystories-16L", "Once upon a time, there was a little girl named Lily.", 32)]
-    public void Generate_DeviceBackendF16_ReproducesCpuF16(string backend, string name, string prompt, int n)
+    public void Generate_NoExit_DeviceBackendF16_ReproducesCpuF16(string backend, string name, string prompt, int n)
     {
         if (backend == "sim") RequireSim();
         else CudaTestSupport.RequireGpu().Dispose();
