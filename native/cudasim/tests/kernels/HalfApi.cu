@@ -1,5 +1,5 @@
-// Compile-time parity check: the half-precision kernel that the C# PreludeTests compile with NVRTC
-// (tests/SpecEE.Tests/Cuda/CudaTestSupport.cs, HalfApiSource), verbatim. It must also build here with
+// Compile-time parity check: the half-precision kernel that the C# PreludeTests also compile with NVRTC
+// (they read this file: tests/SpecEE.Tests/Cuda/CudaTestSupport.cs, HalfApiSource). It must build here with
 // -Wall -Wextra -Werror, so the simulator and the NVRTC prelude keep the same fp16 surface.
 #include "specee_prelude.cuh"
 
