@@ -31,6 +31,24 @@ function Invoke-Native([bool]$runTests) {
     if ($runTests) { Invoke-Step 'ctest' { ctest --test-dir build/native --output-on-failure } }
 }
 
+# Every failed test in the TRX files under $dir: name, then the first lines of its message.
+function Write-FailedTests([string]$dir) {
+    foreach ($trx in Get-ChildItem -Path $dir -Filter *.trx -Recurse -ErrorAction SilentlyContinue) {
+        [xml]$doc = Get-Content -Raw $trx.FullName
+        $classOf = @{}
+        foreach ($t in $doc.TestRun.TestDefinitions.UnitTest) { $classOf[$t.id] = $t.TestMethod.className }
+        $failed = @($doc.TestRun.Results.UnitTestResult | Where-Object { $_.outcome -eq 'Failed' })
+        Write-Host "==> $($failed.Count) failed test(s) in $($trx.Name)"
+        foreach ($r in $failed) {
+            Write-Host "FAILED $($classOf[$r.testId]).$($r.testName)"
+            $message = "$($r.Output.ErrorInfo.Message)".Trim() -split "`n" | Select-Object -First 8
+            foreach ($line in $message) { Write-Host "    $line" }
+            $where = "$($r.Output.ErrorInfo.StackTrace)" -split "`n" | Where-Object { $_ -match ' in .*:line \d+' } | Select-Object -First 1
+            foreach ($line in $where) { Write-Host "    $($line.Trim())" }
+        }
+    }
+}
+
 switch ($Task) {
     'restore' { Invoke-Step 'dotnet restore' { dotnet restore $sln } }
     'build'   {
@@ -40,7 +58,14 @@ switch ($Task) {
     'test'    {
         Invoke-Native $true
         Invoke-Step 'dotnet build' { dotnet build $sln -c $Configuration }
-        Invoke-Step 'dotnet test' { dotnet test $sln -c $Configuration --no-build --logger 'console;verbosity=normal' }
+        # Minimal console output: failures print in full as they happen; the TRX is re-read at the end so a
+        # failed run's last lines name every failed test and its message (CI logs often keep only the tail).
+        $trxDir = Join-Path $PSScriptRoot 'TestResults'
+        Remove-Item -Recurse -Force $trxDir -ErrorAction SilentlyContinue
+        dotnet test $sln -c $Configuration --no-build --logger 'console;verbosity=minimal' --logger 'trx;LogFileName=tests.trx' --results-directory $trxDir
+        $testExit = $LASTEXITCODE
+        if ($testExit -ne 0) { Write-FailedTests $trxDir }
+        if ($testExit -ne 0) { throw "dotnet test failed (exit $testExit)" }
     }
     'bench'   {
         Invoke-Step 'dotnet build' { dotnet build src/SpecEE.Cli -c $Configuration }

@@ -25,11 +25,38 @@ internal static class TestPaths
     /// <summary>The embedded default model (tinystories-16L) shipped in models/.</summary>
     public static string DefaultModelDir => Path.Combine(RepoRoot, "models", "tinystories-16L");
 
-    /// <summary>A scratch file path inside a fresh temporary folder, removed by the OS's temp cleanup.</summary>
-    public static string TempFile(string name)
+    /// <summary>
+    /// One folder per test run under the temp directory; every scratch file lives below it and
+    /// <see cref="TestRunCleanup"/> deletes it when the run ends (a run writes a few hundred MB of
+    /// corrupted model copies, which must not pile up on a CI disk).
+    /// </summary>
+    public static readonly string RunTempRoot =
+        Path.Combine(Path.GetTempPath(), $"specee-tests-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
+
+    /// <summary>A new empty folder below <see cref="RunTempRoot"/>.</summary>
+    public static string FreshDirectory()
     {
-        string dir = Path.Combine(Path.GetTempPath(), "specee-tests-" + Guid.NewGuid().ToString("N")[..8]);
+        string dir = Path.Combine(RunTempRoot, Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
-        return Path.Combine(dir, name);
+        return dir;
+    }
+
+    /// <summary>A scratch file path inside a fresh folder below <see cref="RunTempRoot"/>.</summary>
+    public static string TempFile(string name) => Path.Combine(FreshDirectory(), name);
+}
+
+/// <summary>Deletes <see cref="TestPaths.RunTempRoot"/> after the last test of the run.</summary>
+[SetUpFixture]
+public sealed class TestRunCleanup
+{
+    [OneTimeTearDown]
+    public void DeleteRunTempRoot()
+    {
+        try
+        {
+            if (Directory.Exists(TestPaths.RunTempRoot)) Directory.Delete(TestPaths.RunTempRoot, recursive: true);
+        }
+        catch (IOException e) { TestContext.Progress.WriteLine($"could not delete {TestPaths.RunTempRoot}: {e.Message}"); }
+        catch (UnauthorizedAccessException e) { TestContext.Progress.WriteLine($"could not delete {TestPaths.RunTempRoot}: {e.Message}"); }
     }
 }

@@ -95,7 +95,7 @@ public static class ModelLoader
         if (File.Exists(weights)) return HfLlamaReader.Load(config, weights);
         string index = Path.Combine(dir, ShardIndexName);
         if (File.Exists(index)) return HfLlamaReader.LoadSharded(config, index);
-        var others = Directory.GetFiles(dir, "*.safetensors").Select(Path.GetFileName).ToArray();
+        var others = Directory.GetFiles(dir, "*.safetensors").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
         throw new ModelFormatException(
             $"{dir}: directory has config.json but neither model.safetensors nor {ShardIndexName}" +
             (others.Length > 0 ? $" (found {string.Join(", ", others)}; pass the weights file itself)" : ""));

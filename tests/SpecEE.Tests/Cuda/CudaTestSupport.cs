@@ -48,11 +48,6 @@ internal static class CudaTestSupport
         }
     }
 
-    /// <summary>A new empty folder under the temp directory.</summary>
-    public static string FreshDirectory()
-    {
-        string dir = Path.Combine(Path.GetTempPath(), "specee-tests-" + Guid.NewGuid().ToString("N")[..12]);
-        Directory.CreateDirectory(dir);
-        return dir;
-    }
+    /// <summary>A new empty folder below the run's temp root.</summary>
+    public static string FreshDirectory() => TestPaths.FreshDirectory();
 }

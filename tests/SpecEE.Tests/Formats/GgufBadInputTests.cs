@@ -30,10 +30,14 @@ public class GgufBadInputTests
     private static string LoadError(byte[] bytes, string fileName = "damaged.gguf")
     {
         string path = TestPaths.TempFile(fileName);
-        File.WriteAllBytes(path, bytes);
-        var e = Assert.Throws<ModelFormatException>(() => GgufLlamaReader.Load(path))!;
-        Assert.That(e.Message, Does.StartWith(path + ": "), "the message names the file");
-        return e.Message;
+        try
+        {
+            File.WriteAllBytes(path, bytes);
+            var e = Assert.Throws<ModelFormatException>(() => GgufLlamaReader.Load(path))!;
+            Assert.That(e.Message, Does.StartWith(path + ": "), "the message names the file");
+            return e.Message;
+        }
+        finally { Directory.Delete(Path.GetDirectoryName(path)!, recursive: true); } // 3.4 MB per case
     }
 
     private static void PatchU32(byte[] b, int at, uint v) => BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(at), v);
