@@ -14,7 +14,7 @@ public static class ReplCommand
         Type text and press Enter: the model continues it, tokens stream back.
           /help   this text
           /reset  forget the conversation (clears the KV cache)
-          /stats  speed of the last generation and context use
+          /stats  speed (and SpecEE exits) of the last generation, context use
           /quit   leave (also Ctrl-D)
         Ctrl-C stops a generation in progress.
         """;
@@ -112,6 +112,8 @@ public sealed class ReplSession(IDecoderBackend backend, TextTokenizer tokenizer
         int[] ids = tokenizer.Encode(text, addBos: _pos == 0);
         int[] feed = _pending is int p ? [p, .. ids] : ids;
         var stream = tokenizer.CreateStreamDecoder(atTextStart: false); // the user's text is already on screen
+        // /stats reports this turn, so the SpecEE counters start over with it (like its token count and speed).
+        if (backend is SpecEE.Cpu.CpuSpecEEBackend spec) spec.Policy.Statistics.Reset();
         var r = Generator.Run(backend, feed, options, id => onText(stream.Append(id)), cancel, _pos);
         _pos = r.EndPos;
         _pending = r.PendingToken;

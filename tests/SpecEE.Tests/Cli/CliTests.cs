@@ -111,6 +111,18 @@ public class CliTests
     }
 
     [Test]
+    public void Repl_SpecEEStats_CoverTheLastTurnOnly()
+    {
+        // The embedded model runs SpecEE by default: 8 new tokens are 1 from the prefill + 7 SpecEE decode steps,
+        // in the second turn as in the first (the counters must not carry over).
+        var (code, stdout, stderr) = Run("Once upon a time\n/stats\nThe dog ran\n/stats\n/quit\n", "repl", "-n", "8");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        string[] stats = stdout.Split('\n').Where(l => l.Contains("specee steps")).ToArray();
+        Assert.That(stats, Has.Length.EqualTo(2), stdout);
+        Assert.That(stats, Has.All.Contains("last: 8 tokens").And.All.Contains("specee steps 7,"));
+    }
+
+    [Test]
     public void Repl_EndOfInput_LeavesCleanly()
     {
         var (code, _, _) = Run("", "repl");
