@@ -20,38 +20,50 @@ public static class Llama2cReader
     public static LlamaModel Load(string path)
     {
         if (!File.Exists(path)) throw new ModelFormatException($"{path}: file not found");
-        byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            // Streamed tensor by tensor: a 7B export is 26 GB, far past a single byte[]; each tensor fits an array.
+            using var f = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+            return Load(path, f);
+        }
+        catch (EndOfStreamException e)
+        {
+            throw new ModelFormatException($"{path}: the file got shorter while it was being read", e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or OutOfMemoryException)
         {
-            // Files over 2 GiB land here too (File.ReadAllBytes' limit); they need a memory-mapped reader.
             throw new ModelFormatException($"{path}: cannot read ({e.Message})", e);
         }
-        if (bytes.Length < HeaderBytes)
-            throw new ModelFormatException($"{path}: truncated llama2.c checkpoint: {bytes.Length} bytes, the header alone needs {HeaderBytes}");
-        if (BinaryPrimitives.ReadUInt32LittleEndian(bytes) == VersionedMagic)
+    }
+
+    private static LlamaModel Load(string path, FileStream f)
+    {
+        long length = f.Length;
+        Span<byte> head = stackalloc byte[HeaderBytes];
+        int got = f.ReadAtLeast(head, HeaderBytes, throwOnEndOfStream: false);
+        if (got < HeaderBytes)
+            throw new ModelFormatException($"{path}: truncated llama2.c checkpoint: {length} bytes, the header alone needs {HeaderBytes}");
+        if (BinaryPrimitives.ReadUInt32LittleEndian(head) == VersionedMagic)
             throw new ModelFormatException(
-                $"{path}: llama2.c export version {BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(4))} is not supported; " +
+                $"{path}: llama2.c export version {BinaryPrimitives.ReadInt32LittleEndian(head[4..])} is not supported; " +
                 "export the legacy (version 0) format (llama2.c export.py --version 0)");
-        var cfg = ParseHeader(bytes);
+        var cfg = ParseHeader(head);
         cfg.Validate(path);
         bool tied = cfg.TiedClassifier;
         long expected = ExpectedBytes(cfg);
-        if (bytes.Length != expected)
+        if (length != expected)
             throw new ModelFormatException(
-                $"{path}: llama2.c checkpoint has {bytes.Length} bytes, but its header ({cfg.Describe()}, {(tied ? "tied" : "untied")} classifier) needs exactly {expected}" +
-                (bytes.Length < expected ? " (truncated file)" : " (trailing bytes or wrong header)"));
+                $"{path}: llama2.c checkpoint has {length} bytes, but its header ({cfg.Describe()}, {(tied ? "tied" : "untied")} classifier) needs exactly {expected}" +
+                (length < expected ? " (truncated file)" : " (trailing bytes or wrong header)"));
 
         long d = cfg.Dim, hd = cfg.HiddenDim, l = cfg.NLayers, v = cfg.Vocab, kv = cfg.KvDim, qd = cfg.NHeads * cfg.HeadDim;
         long ropeHalf = cfg.HeadDim / 2;
-        int at = 0;
         float[] Take(long n)
         {
-            var a = MemoryMarshal.Cast<byte, float>(bytes.AsSpan(HeaderBytes + 4 * at, (int)(4 * n))).ToArray();
-            at += (int)n;
+            if (n > Array.MaxLength)
+                throw new ModelFormatException($"{path}: a tensor of {n} floats is larger than one array can hold");
+            var a = new float[n];
+            f.ReadExactly(MemoryMarshal.AsBytes(a.AsSpan()));
             return a;
         }
         float[][] TakeLayers(long perLayer) => Enumerable.Range(0, (int)l).Select(_ => Take(perLayer)).ToArray();
@@ -67,7 +79,7 @@ public static class Llama2cReader
         var w2 = TakeLayers(d * hd);
         var w3 = TakeLayers(hd * d);
         var finalNorm = Take(d);
-        at += (int)(2 * cfg.MaxSeq * ropeHalf); // freq_cis_real, freq_cis_imag
+        f.Seek(4 * 2 * cfg.MaxSeq * ropeHalf, SeekOrigin.Current); // freq_cis_real, freq_cis_imag
         var cls = tied ? emb : Take(v * d);
 
         var layers = new LayerWeights[l];

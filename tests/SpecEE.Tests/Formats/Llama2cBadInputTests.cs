@@ -27,6 +27,28 @@ public class Llama2cBadInputTests
     }
 
     [Test]
+    public void FileOverTwoGiB_IsReadPastItsSizeChecks_AndATensorTooBigForAnArrayIsNamed()
+    {
+        // dim 65536, 1 layer, vocab 40000: the embedding alone is 2.6 G floats, more than one .NET array holds. The file
+        // is sparse (only the header is written), so it costs no disk; a reader that slurps the file (File.ReadAllBytes)
+        // stops at 2 GiB with an unrelated error, this one must reach the tensor and say what is wrong with it.
+        int[] header = [65536, 4, 1, 1, 1, 40000, 8];
+        var bytes = new byte[28];
+        for (int i = 0; i < 7; i++) BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(4 * i), header[i]);
+        long d = 65536, v = 40000, hd = 4;
+        long floats = v * d + d + d * d + 2 * d * d + d * d + d + 3 * hd * d + d + 2 * 8 * (d / 2);
+        string path = _files.Write("huge.bin", bytes);
+        try
+        {
+            using (var f = new FileStream(path, FileMode.Open)) f.SetLength(28 + 4 * floats);
+        }
+        catch (IOException e) { Assert.Ignore($"this file system cannot hold a sparse {28 + 4 * floats}-byte file: {e.Message}"); }
+
+        var error = Assert.Throws<ModelFormatException>(() => ModelLoader.Load(path))!;
+        Assert.That(error.Message, Is.EqualTo($"{path}: a tensor of {v * d} floats is larger than one array can hold"));
+    }
+
+    [Test]
     public void FixtureHasTheDocumentedSize() => Assert.That(Original(), Has.Length.EqualTo(FileBytes));
 
     [TestCase(1, "truncated llama2.c checkpoint: 1 bytes")]
