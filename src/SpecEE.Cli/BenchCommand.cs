@@ -36,6 +36,9 @@ public static class BenchCommand
             stdout.WriteLine($"backend  {backend.Name}");
             stdout.WriteLine($"decode   {r.MedianDecodeTokensPerSecond:F1} tok/s median of {r.Repeats} (min {r.MinDecodeTokensPerSecond:F1}, max {r.MaxDecodeTokensPerSecond:F1}), {r.NewTokens} new tokens after a {r.PromptTokens}-token prompt");
             stdout.WriteLine($"prefill  {r.MedianPrefillTokensPerSecond:F1} tok/s median ({r.PromptTokens} tokens)");
+            if (backend is SpecEE.Cpu.CpuDecoderBackend { Llama.SplitBackOffs: > 0 and var backOffs })
+                stdout.WriteLine($"note     the {backend.Name} backend's threads kept waiting for each other {backOffs} time(s) " +
+                                 "(other processes on the cores?) and ran parts of the run on one thread; figures are not a quiet-machine measurement");
         }
         return 0;
     }

@@ -48,6 +48,9 @@ public sealed partial class CpuDecoderLayer
             }
         }
 
+        /// <summary>The pool the layer is split over.</summary>
+        public CpuWorkerPool Pool => _pool;
+
         /// <summary>Splitting pays only when a layer's multiply-adds outweigh one dispatch plus four barriers.</summary>
         public bool Worth(LlamaConfig c) =>
             (long)c.Dim * (2L * c.NHeads * c.HeadDim + 2L * c.KvDim + 3L * c.HiddenDim) >= _mm.MinParallelMacs;
@@ -57,6 +60,19 @@ public sealed partial class CpuDecoderLayer
             _w = w; _x = x; _pos = pos; _keys = keys; _values = values; _nVisible = nVisible;
             _pool.Run(this);
             _w = null!;
+        }
+
+        // A barrier between phases; the calling thread (part 0) reports its wait to the pool's stall check.
+        private void Meet(int part, ref bool sense)
+        {
+            if (part != 0)
+            {
+                _barrier.Wait(ref sense);
+                return;
+            }
+            long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
+            _barrier.Wait(ref sense);
+            _pool.AddCallerWait(System.Diagnostics.Stopwatch.GetTimestamp() - t0);
         }
 
         public void Execute(int part, int parts)
@@ -79,19 +95,19 @@ public sealed partial class CpuDecoderLayer
                 CpuKernels.Gemv(wv, xb, vRow, dim, g0 * hd, g1 * hd, false);
                 if (h1 > h0) l._rope.Apply(new Span<float>(q + h0 * hd, (h1 - h0) * hd), _pos);
                 if (g1 > g0) l._rope.Apply(new Span<float>(kRow + g0 * hd, (g1 - g0) * hd), _pos);
-                _barrier.Wait(ref sense);
+                Meet(part, ref sense);
 
                 // 2: attention of its query heads (K/V of any kv head are complete now).
                 if (h1 > h0)
                     Attention.Attend(c, new ReadOnlySpan<float>(q, qDim),
                         new ReadOnlySpan<float>(_keys, (_pos + 1) * kvDim), new ReadOnlySpan<float>(_values, (_pos + 1) * kvDim),
                         l._visible.AsSpan(0, _nVisible), _scores[part], new Span<float>(att, qDim), h0, h1);
-                _barrier.Wait(ref sense);
+                Meet(part, ref sense);
 
                 // 3: x += Wo·att on this participant's rows of x.
                 var (r0, r1) = CpuWorkerPool.RowRange(dim, part, parts);
                 CpuKernels.Gemv(wo, att, _x, qDim, r0, r1, true);
-                _barrier.Wait(ref sense);
+                Meet(part, ref sense);
 
                 // 4: every participant norms the whole (now final) x itself: cheaper than one more barrier.
                 CpuKernels.RmsNorm(xSpan, _w.FfnNorm, c.NormEps, new Span<float>(xb2, dim));
@@ -102,7 +118,7 @@ public sealed partial class CpuDecoderLayer
                     CpuKernels.Gemv(w3, xb2, up, dim, f0, f1, false);
                     CpuKernels.SwiGlu(new Span<float>(gate + f0, f1 - f0), new ReadOnlySpan<float>(up + f0, f1 - f0), _sig[part]);
                 }
-                _barrier.Wait(ref sense);
+                Meet(part, ref sense);
 
                 // 5: x += W2·act on its rows of x.
                 CpuKernels.Gemv(w2, gate, _x, hid, r0, r1, true);

@@ -58,7 +58,7 @@ public sealed partial class CpuDecoderLayer
     public void Run(LayerWeights w, Span<float> x, int pos, Span<float> keys, Span<float> values,
                     ReadOnlySpan<int> depth, int layer, bool applyInputNorm = true)
     {
-        if (_team is not null && _team.Worth(_cfg))
+        if (_team is not null && _team.Worth(_cfg) && _team.Pool.ShouldSplit())
         {
             RunTeam(w, x, pos, keys, values, depth, layer, applyInputNorm);
             return;

@@ -28,6 +28,15 @@ public sealed class CpuLlama : IDisposable
     public KvCache Kv { get; }
     /// <summary>Threads (the caller included) that large decode layers, the classifier, the prefill GEMMs and prefill attention are split over (see <see cref="MinParallelMacs"/>).</summary>
     public int Threads { get; }
+
+    /// <summary>The worker pool's stall check: how often splitting was switched off on an oversubscribed machine.</summary>
+    internal CpuSplitGovernor SplitGovernor => _pool.Governor;
+
+    /// <summary>
+    /// Times the layer split was switched off because the other threads kept this one waiting (an oversubscribed
+    /// machine); each time, the next few thousand jobs ran on one thread. Zero on a quiet machine.
+    /// </summary>
+    public long SplitBackOffs => _pool.Governor.BackOffs;
     /// <summary>Context length of this instance (≤ the model's maxSeq unless the caller asked for more).</summary>
     public int MaxSeq => Kv.MaxSeq;
 

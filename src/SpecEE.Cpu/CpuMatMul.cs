@@ -32,7 +32,7 @@ internal sealed unsafe class CpuMatMul
     {
         fixed (float* pw = w)
         {
-            if (_pool is null || _pool.Count == 1 || (long)n * rows * cols < MinParallelMacs)
+            if (_pool is null || (long)n * rows * cols < MinParallelMacs || !_pool.ShouldSplit())
             {
                 if (n == 1) CpuKernels.Gemv(pw, x, y, cols, 0, rows, accumulate);
                 else CpuKernels.Gemm(pw, x, y, n, cols, yStride, 0, rows, accumulate);

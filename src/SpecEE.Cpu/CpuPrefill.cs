@@ -82,7 +82,7 @@ internal sealed unsafe class CpuPrefill
                 _rope.Apply(keys.Slice((pos0 + t) * kvDim, kvDim), pos0 + t);
             }
             _attention.Set(l, pos0, n);
-            _pool.Run(_attention, parallel: (long)n * (pos0 + n) * qDim * 2 >= _mm.MinParallelMacs);
+            _pool.Run(_attention, parallel: (long)n * (pos0 + n) * qDim * 2 >= _mm.MinParallelMacs && _pool.ShouldSplit());
             Gemm(lw.Wo, _att, _x, n, qDim, dim, dim, true);
 
             NormRows(lw.FfnNorm, n);

@@ -52,6 +52,21 @@ internal sealed class CpuWorkerPool : IDisposable
     /// <summary>Total participants, the calling thread included.</summary>
     public int Count { get; }
 
+    /// <summary>Switches splitting off while the machine is oversubscribed (see <see cref="CpuSplitGovernor"/>).</summary>
+    public CpuSplitGovernor Governor { get; } = new();
+
+    /// <summary>
+    /// Whether a job worth splitting should be split now: false on a one-thread pool and while the governor backs
+    /// off. Each false answer during a back-off counts as one unsplit job, so ask once per job.
+    /// </summary>
+    public bool ShouldSplit() => Count > 1 && Governor.AllowSplit();
+
+    // The caller's time spent waiting in the current dispatch: the final join plus what jobs report (barriers).
+    private long _callerWaitTicks;
+
+    /// <summary>A job's barrier wait on the calling thread (participant 0); counted towards the stall check.</summary>
+    public void AddCallerWait(long ticks) => _callerWaitTicks += ticks;
+
     public CpuWorkerPool(int participants)
     {
         Count = Math.Max(1, participants);
@@ -76,15 +91,20 @@ internal sealed class CpuWorkerPool : IDisposable
             return;
         }
         ObjectDisposedException.ThrowIf(_stopping, this);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        _callerWaitTicks = 0;
         _job = job;
         _parts = Count;
         Volatile.Write(ref _remaining, Count - 1);
         Interlocked.Increment(ref _generation);
         WakeSleepers();
         job.Execute(0, Count);
+        long joinStart = System.Diagnostics.Stopwatch.GetTimestamp();
         var spin = new SpinWait();
         while (Volatile.Read(ref _remaining) != 0) spin.SpinOnce(sleep1Threshold: -1);
         _job = null;
+        long end = System.Diagnostics.Stopwatch.GetTimestamp();
+        Governor.Record(end - start, _callerWaitTicks + (end - joinStart));
     }
 
     private void WakeSleepers()

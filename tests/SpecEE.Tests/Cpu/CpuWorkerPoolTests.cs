@@ -77,3 +77,83 @@ public class CpuWorkerPoolTests
             }
     }
 }
+
+/// <summary>The pool's stall check (<see cref="CpuSplitGovernor"/>): backs off on an oversubscribed machine, never changes results.</summary>
+public class CpuSplitGovernorTests
+{
+    private static readonly long Stall = 4 * CpuSplitGovernor.StallTicks;
+
+    [Test]
+    public void ThreeStalls_SwitchSplittingOffForTheBackOffWindow_ThenOnAgain()
+    {
+        var g = new CpuSplitGovernor();
+        g.Record(Stall + 10, Stall);         // waited nearly all of the dispatch: stalled
+        g.Record(Stall + 10, Stall);
+        Assert.That(g.AllowSplit(), Is.True, "two stalls are not enough");
+        g.Record(Stall + 10, Stall);
+        Assert.That(g.Stalls, Is.EqualTo(3));
+        Assert.That(g.BackOffs, Is.EqualTo(1));
+        for (int i = 0; i < CpuSplitGovernor.BackOffDispatches; i++) Assert.That(g.AllowSplit(), Is.False, $"job {i} of the back-off");
+        Assert.That(g.AllowSplit(), Is.True, "after the window splitting is tried again");
+    }
+
+    [Test]
+    public void QuietDispatches_TakeStrikesBack_AndShortOrProportionateWaitsAreNotStalls()
+    {
+        var g = new CpuSplitGovernor();
+        for (int i = 0; i < 10; i++)
+        {
+            g.Record(Stall + 10, Stall);     // stall
+            g.Record(Stall + 10, Stall);     // stall
+            g.Record(1000, 10);              // quiet
+            g.Record(1000, 10);              // quiet: back to zero strikes
+        }
+        g.Record(10 * Stall, 2 * Stall);    // long wait, but a fifth of a long dispatch: imbalance, not a stall
+        g.Record(CpuSplitGovernor.StallTicks, CpuSplitGovernor.StallTicks - 1); // all wait, but short
+        Assert.That(g.BackOffs, Is.Zero);
+        Assert.That(g.Stalls, Is.EqualTo(20));
+        Assert.That(g.AllowSplit(), Is.True);
+    }
+
+    private sealed class UnevenJob(int sleepMs) : IParallelJob
+    {
+        public void Execute(int part, int parts)
+        {
+            if (part == 1) Thread.Sleep(sleepMs); // a worker that is descheduled mid-dispatch
+        }
+    }
+
+    [Test]
+    public void Pool_WhoseWorkerKeepsTheCallerWaiting_StopsSplitting()
+    {
+        using var pool = new CpuWorkerPool(2);
+        for (int i = 0; i < CpuSplitGovernor.StrikesToBackOff; i++)
+        {
+            Assert.That(pool.ShouldSplit(), Is.True);
+            pool.Run(new UnevenJob(5));
+        }
+        Assert.That(pool.Governor.BackOffs, Is.EqualTo(1));
+        Assert.That(pool.ShouldSplit(), Is.False);
+    }
+
+    [Test]
+    public void Decode_WithSplittingSwitchedOffMidway_GivesBitIdenticalLogits()
+    {
+        var model = SpecEE.Core.Formats.ModelLoader.Load(TestPaths.DefaultModelDir);
+        float[][] Run(bool backOff)
+        {
+            using var llama = new CpuLlama(model, maxSeq: 64, threads: 2) { MinParallelMacs = 0 };
+            var logits = new List<float[]>();
+            int token = model.Config.BosId;
+            for (int pos = 0; pos < 24; pos++)
+            {
+                if (backOff && pos == 8) llama.SplitGovernor.BackOff(100); // part of a step split, the rest not
+                var l = llama.Forward(token, pos).ToArray();
+                logits.Add(l);
+                token = Array.IndexOf(l, l.Max());
+            }
+            return logits.ToArray();
+        }
+        Assert.That(Run(backOff: true), Is.EqualTo(Run(backOff: false)));
+    }
+}
