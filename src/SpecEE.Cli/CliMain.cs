@@ -13,7 +13,7 @@ public static class CliMain
         commands:
           generate   generate text from a prompt
           repl       interactive prompt; tokens stream back (/help inside)
-          bench      dense decode and prefill speed (median of repeats)
+          bench      decode and prefill speed (median of repeats): dense, or SpecEE with --specee
           eval       forced decoding of a text: SpecEE vs dense (NLL, agreement, layers)
           train-predictors  train SpecEE's exit predictors and pick the offline layer set
 
@@ -41,6 +41,7 @@ public static class CliMain
           --coverage C (0.8)  --max-offline K  --delta previous|scheduled (previous = SpecEE)
         bench options:
           -n N (new tokens per run)  --repeats R  --prompt TEXT  --prompt-tokens N  --json
+          --specee (time SpecEE decode, with the SpecEE options; prints its exit counters)
         """;
 
     /// <summary>Exit codes: 0 ok, 1 a runtime error with a message (bad file, no device, …), 2 bad command line.</summary>

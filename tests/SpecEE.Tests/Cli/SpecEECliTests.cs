@@ -119,6 +119,33 @@ public class SpecEECliTests
     }
 
     [Test]
+    public void BenchSpecEE_TimesSpecEEDecode_AndReportsItsLayers()
+    {
+        var (code, stdout, stderr) = Run("bench", "--specee", "-n", "24", "--repeats", "1", "--json");
+        Assert.That(code, Is.EqualTo(0), stderr);
+        using var got = JsonDocument.Parse(stdout);
+        Assert.That(got.RootElement.GetProperty("backend").GetString(), Does.StartWith("cpu specee"));
+        Assert.That(got.RootElement.GetProperty("avg_layers").GetDouble(), Is.InRange(1.0, 16.0).And.LessThan(16.0),
+            "the shipped predictors exit somewhere");
+        Assert.That(got.RootElement.GetProperty("decode_tokens_per_s_median").GetDouble(), Is.GreaterThan(0));
+
+        var dense = Run("bench", "-n", "8", "--repeats", "1", "--json");
+        Assert.That(dense.Code, Is.EqualTo(0), dense.Err);
+        using var denseJson = JsonDocument.Parse(dense.Out);
+        Assert.That(denseJson.RootElement.TryGetProperty("avg_layers", out _), Is.False, "plain bench stays dense");
+    }
+
+    [Test]
+    public void BenchSpecEE_OnAnotherBackend_IsOneUsageError()
+    {
+        var (code, stdout, stderr) = Run("bench", "--specee", "--backend", "sim");
+        Assert.That(code, Is.EqualTo(2));
+        Assert.That(stdout, Is.Empty);
+        Assert.That(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries)[0],
+            Is.EqualTo("specee: --specee runs on the CPU backend only so far, not --backend sim"));
+    }
+
+    [Test]
     public void TrainPredictors_IsDeterministicForASeed_AndWritesTheOfflineSet()
     {
         string text = TestPaths.TempFile("tiny.txt");
