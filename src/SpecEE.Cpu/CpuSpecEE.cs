@@ -1,3 +1,4 @@
+using SpecEE.Core.Diagnostics;
 using SpecEE.Core;
 using SpecEE.Core.Model;
 using SpecEE.Core.EarlyExit;
@@ -172,6 +173,7 @@ public sealed partial class CpuSpecEE
             _llama.Logits(_normed, _logits);
             int t = ExitRule.Argmax(_logits);
             if (policy.Verify(t)) { output = t; exitLayer = l; break; }   // ← the early exit
+            if (Nvtx.IsEnabled) Nvtx.Mark($"specee verify rejected at layer {l}");
         }
         if (output < 0)
         {
@@ -179,6 +181,7 @@ public sealed partial class CpuSpecEE
             _llama.Logits(_normed, _logits);
             output = ExitRule.Argmax(_logits);
         }
+        if (exitLayer < L - 1 && Nvtx.IsEnabled) Nvtx.Mark($"specee exit at layer {exitLayer}");
         if (exitLayer < L - 1 && KvPolicy == KvPolicy.Project)
         {
             // h is still the exit layer's output: give every skipped layer K/V at pos from it, so all layers see pos.

@@ -1,3 +1,4 @@
+using SpecEE.Core.Diagnostics;
 using System.Diagnostics;
 using SpecEE.Core.Sampling;
 
@@ -42,7 +43,8 @@ public static class Generator
         var newIds = new List<int>(budget);
         if (startPos == 0) backend.Reset();
         var sw = Stopwatch.StartNew();
-        var logits = backend.Prefill(promptIds, startPos);
+        ReadOnlySpan<float> logits;
+        using (Nvtx.Range("prefill")) logits = backend.Prefill(promptIds, startPos); // Nsight timeline ranges
         double prefillMs = sw.Elapsed.TotalMilliseconds;
         sw.Restart();
         bool eos = false, cancelled = false;
@@ -56,7 +58,7 @@ public static class Generator
             onToken?.Invoke(next);
             if (newIds.Count == budget) break;
             if (newIds.Count == 1) sw.Restart(); // decode speed excludes the token that came from prefill
-            logits = backend.Forward(next, pos++);
+            using (Nvtx.Range("decode step")) logits = backend.Forward(next, pos++);
         }
         int? pending = !eos && !cancelled && newIds.Count > 0 ? newIds[^1] : null;
         return new GenerationResult(promptIds, newIds.ToArray(), prefillMs, sw.Elapsed.TotalMilliseconds, eos, cancelled,
