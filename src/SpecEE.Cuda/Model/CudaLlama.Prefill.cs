@@ -5,17 +5,18 @@ using SpecEE.Cuda.Kernels;
 
 namespace SpecEE.Cuda.Model;
 
-// Batched prefill: the prompt goes through the layers in chunks of up to PrefillChunk tokens. The weight-streaming
-// GEMVs of a layer (O + residual, gate/up SwiGLU, down + residual) and the norms run once per chunk with the batched
-// kernels (weights read once per 8 tokens instead of once per token); QKV + RoPE + KV write and attention run per
-// token in position order (token t attends to the K/V rows tokens < t of the same chunk wrote just before), each
-// fed by a 1-row device-to-device copy of its slice. The per-token kernels are the decode step's, and the batched
-// GEMVs are bit-identical to the single-token ones, so a batched prefill equals the step-by-step one bit for bit.
+// Batched prefill: the prompt goes through the layers in chunks of up to PrefillChunk tokens. Per layer and chunk:
+// the norms, qkv_rope_*_batch (Q/K/V + RoPE + KV write of every token, weights read once per 8 tokens), one
+// attention launch over all the chunk's query tokens (grid.z = token; each attends to positions ≤ its own, so the
+// K/V rows later tokens of the chunk wrote are outside its causal limit), then the batched O, gate/up and down
+// GEMVs. Each batched kernel sums every output in the order its single-token form does, so a batched prefill
+// equals the step-by-step one bit for bit (CudaLlamaBehaviourTests).
 public sealed partial class CudaLlama
 {
     private const int PrefillChunk = 64;
 
-    private GpuBuffer? _px, _pxn, _patt, _ph; // [chunk, dim], [chunk, dim], [chunk, qDim], [chunk, hiddenDim] f32
+    private GpuBuffer? _px, _pxn, _pq, _patt, _ph; // [chunk, dim], [chunk, dim], [chunk, qDim] ×2, [chunk, hiddenDim] f32
+    private GpuBuffer? _ppartial;                   // [chunk] × attention partials (AttentionKernel.PartialBytes)
     private GpuBuffer _positions = null!;     // [maxSeq] int32: positions[p] = p (the pos pointer of token p's kernels)
     private GpuBuffer _promptTokens = null!;  // [maxSeq] int32: the prompt ids (embed's token pointer)
 
@@ -38,7 +39,9 @@ public sealed partial class CudaLlama
         int qDim = Config.NHeads * Config.HeadDim;
         _px = Own(_device.Allocate((long)PrefillChunk * Config.Dim * 4));
         _pxn = Own(_device.Allocate((long)PrefillChunk * Config.Dim * 4));
+        _pq = Own(_device.Allocate((long)PrefillChunk * qDim * 4));
         _patt = Own(_device.Allocate((long)PrefillChunk * qDim * 4));
+        _ppartial = Own(_device.Allocate(PrefillChunk * AttentionKernel.PartialBytes(Config.NHeads, _splits, Config.HeadDim)));
         _ph = Own(_device.Allocate((long)PrefillChunk * Config.HiddenDim * 4));
     }
 
@@ -66,15 +69,10 @@ public sealed partial class CudaLlama
             {
                 CudaLayerWeights w = Weights.Layers[l];
                 _rmsNorm.Launch(_pxn!, _px!, w.AttnNorm, n, dim, Config.NormEps, _stream);
-                for (int t = 0; t < n; t++)
-                {
-                    CUdeviceptr pos = _positions.At((p0 + t) * 4L, 4);
-                    _device.CopyDeviceToDeviceAsync(_xn.Ptr, _pxn!.At((long)t * dim * 4, dim * 4L), dim * 4L, _stream);
-                    _qkvRope.Launch(_q, Kv.Keys, Kv.Values, w.Wqkv, _xn, _rope, pos, Config, MaxSeq, l, _stream);
-                    _attention.Launch(_att, _partial, _q, Kv.Keys, Kv.Values, Kv.Depth, pos, Config, MaxSeq, l,
-                        _splits, AttentionKernel.DefaultMinSplitLen, _stream);
-                    _device.CopyDeviceToDeviceAsync(_patt!.At((long)t * qDim * 4, qDim * 4L), _att.Ptr, qDim * 4L, _stream);
-                }
+                CUdeviceptr positions = _positions.At(p0 * 4L, n * 4L); // positions[t] = p0 + t
+                _qkvRope.LaunchBatched(_pq!, Kv.Keys, Kv.Values, w.Wqkv, _pxn!, _rope, positions, n, Config, MaxSeq, l, _stream);
+                _attention.LaunchBatched(_patt!, _ppartial!, _pq!, Kv.Keys, Kv.Values, Kv.Depth, positions, n, Config, MaxSeq, l,
+                    _splits, AttentionKernel.DefaultMinSplitLen, _stream);
                 _gemv.GemvResidualBatched(_px!.Ptr, w.Wo.Ptr, _patt!.Ptr, dim, qDim, n, _stream);
                 _rmsNorm.Launch(_pxn!, _px!, w.FfnNorm, n, dim, Config.NormEps, _stream);
                 _gemv.GateUpSwiGluBatched(_ph!.Ptr, w.W1.Ptr, w.W3.Ptr, _pxn!.Ptr, hidden, dim, n, _stream);
