@@ -5,6 +5,7 @@ using SpecEE.Core.Formats;
 using SpecEE.Core.Generation;
 using SpecEE.Cpu;
 using SpecEE.Tests.Cuda;
+using SpecEE.Tests.EarlyExit;
 
 namespace SpecEE.Tests.Diagnostics;
 
@@ -64,10 +65,8 @@ public unsafe class NvtxTests
     [Test]
     public void SpecEESteps_MarkEveryEarlyExitWithItsLayer()
     {
-        var model = ModelLoader.Load(TestPaths.DefaultModelDir);
-        var eagle = EagleWeights.LoadDirectory(TestPaths.DefaultModelDir);
-        var predictors = PredictorSetFile.Read(Path.Combine(TestPaths.DefaultModelDir, "predictors.safetensors"), model.Config.NLayers);
-        using var backend = new CpuSpecEEBackend(model, eagle, predictors, KvPolicy.Mask, threads: 1);
+        var model = DefaultModel.Model;
+        using var backend = new CpuSpecEEBackend(model, DefaultModel.Eagle, DefaultModel.ShippedPredictors(), KvPolicy.Mask, threads: 1);
         Clear();
         Generator.Run(backend, [model.Config.BosId, 403, 407], new GenerationOptions { MaxNewTokens = 24, StopAtEos = false });
         string log = Log();

@@ -1,6 +1,4 @@
-using System.Text.Json;
 using SpecEE.Core.EarlyExit;
-using SpecEE.Core.Formats;
 using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
 using SpecEE.Core.Sampling;
@@ -14,24 +12,12 @@ namespace SpecEE.Tests.EarlyExit;
 /// </summary>
 public class CpuSpecEEBackendTests
 {
-    private static LlamaModel? _model;
-    private static EagleWeights? _eagle;
-    private static LlamaModel Model => _model ??= ModelLoader.Load(TestPaths.DefaultModelDir);
-    private static EagleWeights Eagle => _eagle ??= EagleWeights.LoadDirectory(TestPaths.DefaultModelDir);
+    private static LlamaModel Model => DefaultModel.Model;
+    private static EagleWeights Eagle => DefaultModel.Eagle;
+    private static int[] Ref(string key) => DefaultModel.Ref(key);
 
-    private static int[] Ref(string key)
-    {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("tinystories-16L_reference.json")));
-        return json.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-    }
-
-    // Predictors that always fire (sigmoid(20)), on every layer 0..L−2: each step exits at the first layer whose
-    // argmax is one of EAGLE's candidates.
-    private static PredictorSet AlwaysFire(int nLayers)
-    {
-        var p = new ExitPredictor(new float[12], [0f], [0f], 20f);
-        return new PredictorSet(nLayers, Enumerable.Repeat<ExitPredictor?>(p, nLayers - 1).ToArray(), offlineLayers: null);
-    }
+    // Predictors that always fire: each step exits at the first layer whose argmax is one of EAGLE's candidates.
+    private static PredictorSet AlwaysFire(int nLayers) => DefaultModel.ConstantPredictors(fire: true, nLayers);
 
     [Test]
     public void Forward_AfterAnExit_ReturnsTheExitLayersLogits_BitForBit()

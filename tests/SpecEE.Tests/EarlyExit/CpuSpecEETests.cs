@@ -1,5 +1,3 @@
-using System.Text.Json;
-using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 using SpecEE.Core.EarlyExit;
 using SpecEE.Cpu;
@@ -8,23 +6,10 @@ namespace SpecEE.Tests.EarlyExit;
 
 public class CpuSpecEETests
 {
-    private static LlamaModel? _model;
-    private static EagleWeights? _eagle;
-    private static LlamaModel Model => _model ??= ModelLoader.Load(TestPaths.DefaultModelDir);
-    private static EagleWeights Eagle => _eagle ??= EagleWeights.LoadDirectory(TestPaths.DefaultModelDir);
-
-    private static int[] Ref(string key)
-    {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("tinystories-16L_reference.json")));
-        return json.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-    }
-
-    // Predictors whose sigmoid output is constant: down bias ±20, zero weights.
-    private static PredictorSet Constant(bool fire, int nLayers)
-    {
-        var p = new ExitPredictor(new float[12], [0f], [0f], fire ? 20f : -20f);
-        return new PredictorSet(nLayers, Enumerable.Repeat<ExitPredictor?>(p, nLayers - 1).ToArray(), offlineLayers: null);
-    }
+    private static LlamaModel Model => DefaultModel.Model;
+    private static EagleWeights Eagle => DefaultModel.Eagle;
+    private static int[] Ref(string key) => DefaultModel.Ref(key);
+    private static PredictorSet Constant(bool fire, int nLayers) => DefaultModel.ConstantPredictors(fire, nLayers);
 
     private static (CpuSpecEE Engine, CpuLlama Llama) Make(ExitPolicy? policy)
     {

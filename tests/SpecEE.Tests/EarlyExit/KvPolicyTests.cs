@@ -1,6 +1,4 @@
-using System.Text.Json;
 using SpecEE.Core.EarlyExit;
-using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 using SpecEE.Cpu;
 
@@ -9,24 +7,10 @@ namespace SpecEE.Tests.EarlyExit;
 /// <summary>The "project" skipped-layer KV policy against the layer's own K/V and against the "mask" policy.</summary>
 public class KvPolicyTests
 {
-    private static LlamaModel? _model;
-    private static EagleWeights? _eagle;
-    private static LlamaModel Model => _model ??= ModelLoader.Load(TestPaths.DefaultModelDir);
-    private static EagleWeights Eagle => _eagle ??= EagleWeights.LoadDirectory(TestPaths.DefaultModelDir);
-
-    private static int[] Ref(string key)
-    {
-        using var json = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("tinystories-16L_reference.json")));
-        return json.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-    }
-
-    // Sigmoid output constant: down bias ±20, zero weights; every layer scheduled.
-    private static ExitPolicy Constant(bool fire)
-    {
-        var p = new ExitPredictor(new float[12], [0f], [0f], fire ? 20f : -20f);
-        int L = Model.Config.NLayers;
-        return new ExitPolicy(new PredictorSet(L, Enumerable.Repeat<ExitPredictor?>(p, L - 1).ToArray(), offlineLayers: null));
-    }
+    private static LlamaModel Model => DefaultModel.Model;
+    private static EagleWeights Eagle => DefaultModel.Eagle;
+    private static int[] Ref(string key) => DefaultModel.Ref(key);
+    private static ExitPolicy Constant(bool fire) => new(DefaultModel.ConstantPredictors(fire));
 
     private static SpecEEScore Score(ExitPolicy? policy, KvPolicy kv, int[] tokens)
     {

@@ -1,10 +1,9 @@
-using System.Text.Json;
 using SpecEE.Core.EarlyExit;
-using SpecEE.Core.Formats;
 using SpecEE.Core.Model;
 using SpecEE.Cpu;
 using SpecEE.Cuda.Device;
 using SpecEE.Cuda.Kernels;
+using SpecEE.Tests.EarlyExit;
 using static SpecEE.Tests.Cuda.Kernels.DecodeKernelHarness;
 
 namespace SpecEE.Tests.Cuda.Kernels;
@@ -79,12 +78,10 @@ public class ExitPredictorKernelTests
     public void ShippedPredictors_OnTheRealFirstDecodeStep_DecideAsTheCpu(string kind, WeightDType dt)
     {
         using IGpuDevice device = Open(kind);
-        LlamaModel model = ModelLoader.Load(TestPaths.DefaultModelDir);
-        var set = PredictorSetFile.Read(Path.Combine(TestPaths.DefaultModelDir, "predictors.safetensors"), model.Config.NLayers);
-        using var json = JsonDocument.Parse(File.ReadAllBytes(TestPaths.Fixture("tinystories-16L_reference.json")));
-        int[] Ref(string key) => json.RootElement.GetProperty(key).EnumerateArray().Select(e => e.GetInt32()).ToArray();
-        int[] prompt = Ref("prompt_ids_with_bos"), candidates = Ref("eagle_prompt_top4_after_first_greedy");
-        int first = Ref("greedy_128_ids")[0], dim = model.Config.Dim, L = model.Config.NLayers;
+        LlamaModel model = DefaultModel.Model;
+        var set = DefaultModel.ShippedPredictors();
+        int[] prompt = DefaultModel.Ref("prompt_ids_with_bos"), candidates = DefaultModel.Ref("eagle_prompt_top4_after_first_greedy");
+        int first = DefaultModel.Ref("greedy_128_ids")[0], dim = model.Config.Dim, L = model.Config.NLayers;
 
         // The first decode step's normed state after each layer 0..L−2, every layer treated as scheduled.
         var normed = new List<float[]>();
