@@ -32,6 +32,10 @@ public sealed class CpuLlama : IDisposable
     /// <summary>The worker pool's stall check: how often splitting was switched off on an oversubscribed machine.</summary>
     internal CpuSplitGovernor SplitGovernor => _pool.Governor;
 
+    // The runner's threads and GEMV, lent to the EAGLE head (it runs between steps, never concurrently).
+    internal CpuWorkerPool Pool => _pool;
+    internal CpuMatMul MatMul => _mm;
+
     /// <summary>
     /// Times the layer split was switched off because the other threads kept this one waiting (an oversubscribed
     /// machine); each time, the next few thousand jobs ran on one thread. Zero on a quiet machine.

@@ -27,7 +27,7 @@ public sealed class CpuSpecEEBackend : IDecoderBackend
     {
         ArgumentNullException.ThrowIfNull(model);
         _llama = new CpuLlama(model, 0, threads);
-        var head = new EagleHead(eagle, model, _llama.MaxSeq);
+        var head = new EagleHead(eagle, model, _llama.MaxSeq, threadsOf: _llama);
         Policy = new ExitPolicy(predictors);
         _engine = new CpuSpecEE(_llama, model, head, Policy) { KvPolicy = kvPolicy };
         _name = $"cpu specee (threshold {predictors.Threshold:0.###}, kv {kvPolicy.ToString().ToLowerInvariant()})";

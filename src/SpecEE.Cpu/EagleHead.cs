@@ -23,7 +23,7 @@ public sealed class EagleHead
     private readonly LlamaConfig _c;
     private readonly LayerWeights _layerWeights; // the head's decoder layer, as the base model's layer type
     private readonly CpuDecoderLayer _layer;     // the same layer math as the base model (input norm skipped)
-    private readonly CpuMatMul _mm = new(null);
+    private readonly CpuMatMul _mm;
     private readonly float[] _k, _v;            // [maxSeq, kvDim] own KV cache
     private readonly float[] _in;               // [2·dim] concat(embedding, feature)
     private readonly float[] _x;                // [dim] residual stream
@@ -41,7 +41,9 @@ public sealed class EagleHead
     /// <param name="weights">the head</param>
     /// <param name="baseModel">the model it drafts for; its classifier is the head's LM head</param>
     /// <param name="maxSeq">KV cache length; 0 = the base model's MaxSeq</param>
-    public EagleHead(EagleWeights weights, LlamaModel baseModel, int maxSeq = 0)
+    /// <param name="threadsOf">a base-model runner whose worker threads the head may use (it runs between the base
+    /// model's steps, never at the same time); null = one thread. Results are the same either way.</param>
+    public EagleHead(EagleWeights weights, LlamaModel baseModel, int maxSeq = 0, CpuLlama? threadsOf = null)
     {
         ArgumentNullException.ThrowIfNull(weights);
         ArgumentNullException.ThrowIfNull(baseModel);
@@ -58,7 +60,17 @@ public sealed class EagleHead
             Wq = weights.Wq, Wk = weights.Wk, Wv = weights.Wv, Wo = weights.Wo,
             FfnNorm = weights.PostAttnNorm, W1 = weights.W1, W2 = weights.W2, W3 = weights.W3,
         };
-        _layer = new CpuDecoderLayer(_c, new RopeTable(_c.HeadDim, MaxSeq, _c.RopeTheta));
+        var rope = new RopeTable(_c.HeadDim, MaxSeq, _c.RopeTheta);
+        if (threadsOf is null)
+        {
+            _mm = new CpuMatMul(null);
+            _layer = new CpuDecoderLayer(_c, rope);
+        }
+        else
+        {
+            _mm = threadsOf.MatMul;
+            _layer = new CpuDecoderLayer(_c, rope, threadsOf.MatMul, threadsOf.Pool);
+        }
         _k = new float[MaxSeq * _c.KvDim];
         _v = new float[MaxSeq * _c.KvDim];
         _in = new float[2 * dim];

@@ -40,6 +40,27 @@ public class EagleHeadTests
     }
 
     [Test]
+    public void HeadOnTheRunnersThreads_GivesBitIdenticalOutputs()
+    {
+        var model = DefaultModel.Model;
+        int dim = model.Config.Dim;
+        using var split = new CpuLlama(model, maxSeq: 64, threads: 2) { MinParallelMacs = 0 }; // split even this small layer
+        var alone = new EagleHead(DefaultModel.Eagle, model, 64);
+        var lent = new EagleHead(DefaultModel.Eagle, model, 64, threadsOf: split);
+        var feature = new float[dim];
+        var rng = new Random(3);
+        for (int pos = 0; pos < 20; pos++)
+        {
+            for (int i = 0; i < dim; i++) feature[i] = (float)(rng.NextDouble() * 2 - 1);
+            int token = rng.Next(model.Config.Vocab);
+            alone.Step(token, feature, pos);
+            lent.Step(token, feature, pos);
+            Assert.That(lent.Output.ToArray(), Is.EqualTo(alone.Output.ToArray()), $"position {pos}");
+            Assert.That(lent.Logits().ToArray(), Is.EqualTo(alone.Logits().ToArray()), $"logits at {pos}");
+        }
+    }
+
+    [Test]
     public void TopK_OrdersByValueAndKeepsLowerIndexOnTies()
     {
         var top = new int[4];
