@@ -27,7 +27,7 @@ public static class CliMain
                               cpu (default); cuda: the first NVIDIA GPU (driver + NVRTC);
                               sim: the CUDA kernels on the CPU simulator (libspecee_cudasim.so)
 
-        SpecEE options (generate, repl, eval): on by default when the model has eagle.safetensors +
+        SpecEE options (generate, repl, eval; bench with --specee): on by default when the model has eagle.safetensors +
         eagle_config.json + predictors.safetensors beside it
           --eagle PATH  --predictors PATH  --threshold T (default 0.5)  --kv-policy mask|project
           --no-exit (dense; generate/repl)
