@@ -23,6 +23,7 @@ public static class CliMain
           --tokenizer PATH    SentencePiece .model or .gguf; default: found beside the model
           --dtype f32|f16     weight precision (accumulation is always fp32); default f32
           --threads N         CPU threads (0 = auto)
+          --ctx N             context length of the KV cache, at most the model's (default: the model's)
           --backend cpu|cuda|sim
                               cpu (default); cuda: the first NVIDIA GPU (driver + NVRTC);
                               sim: the CUDA kernels on the CPU simulator (libspecee_cudasim.so)

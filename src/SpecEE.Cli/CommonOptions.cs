@@ -8,7 +8,7 @@ namespace SpecEE.Cli;
 /// <summary>Options every command accepts, and the backend they select.</summary>
 public static class CommonOptions
 {
-    public static readonly string[] Valued = ["--model", "--tokenizer", "--dtype", "--threads", "--backend"];
+    public static readonly string[] Valued = ["--model", "--tokenizer", "--dtype", "--threads", "--backend", "--ctx"];
     public static readonly string[] Flags = [];
 
     public static CliArgs Parse(string command, string[] args, IEnumerable<string> valued, IEnumerable<string> flags) =>
@@ -16,6 +16,18 @@ public static class CommonOptions
 
     public static WeightDType DType(CliArgs a) =>
         a.Choice("--dtype", WeightDType.F32, ("f32", WeightDType.F32), ("f16", WeightDType.F16));
+
+    /// <summary>
+    /// --ctx N: the KV cache's context length, at most the model's (its max position); 0 or absent = the model's.
+    /// A shorter context needs less memory (the cache is preallocated: nLayers · ctx · kvDim · 2 floats).
+    /// </summary>
+    public static int Context(CliArgs a, LlamaModel model)
+    {
+        int ctx = a.Int("--ctx", 0, 0, int.MaxValue);
+        if (ctx > model.Config.MaxSeq)
+            throw new UsageException($"--ctx {ctx} is longer than the model's context of {model.Config.MaxSeq}");
+        return ctx;
+    }
 
     /// <summary>--backend: cpu (default), cuda (the first GPU) or sim (the CUDA kernels on the CPU simulator).</summary>
     public static string Backend(CliArgs a) => a.Choice("--backend", "cpu", ("cpu", "cpu"), ("cuda", "cuda"), ("sim", "sim"));
@@ -29,11 +41,12 @@ public static class CommonOptions
         string backend = Backend(a);
         int threads = a.Int("--threads", 0, 0, 256);
         WeightDType dtype = DType(a);
+        int ctx = Context(a, model);
         return backend switch
         {
-            "cuda" => CudaDecoderBackend.OpenCuda(model, dtype),
-            "sim" => CudaDecoderBackend.OpenSim(model, dtype),
-            _ => new CpuDecoderBackend(model, threads, dtype.ToString().ToLowerInvariant()),
+            "cuda" => CudaDecoderBackend.OpenCuda(model, dtype, ctx),
+            "sim" => CudaDecoderBackend.OpenSim(model, dtype, ctx),
+            _ => new CpuDecoderBackend(model, threads, dtype.ToString().ToLowerInvariant(), ctx),
         };
     }
 }

@@ -47,6 +47,6 @@ public static class SpecEEOptions
         var predictors = ModelResolver.LoadPredictors(a, modelPath, model.Config.NLayers, required: explicitSpecEE);
         if (eagle == null || predictors == null) return CommonOptions.CreateBackend(a, model);
         predictors.Threshold = threshold;
-        return new CpuSpecEEBackend(model, eagle, predictors, kv, a.Int("--threads", 0, 0, 256));
+        return new CpuSpecEEBackend(model, eagle, predictors, kv, a.Int("--threads", 0, 0, 256), CommonOptions.Context(a, model));
     }
 }

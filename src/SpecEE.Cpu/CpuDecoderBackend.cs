@@ -9,9 +9,13 @@ public sealed class CpuDecoderBackend : IDecoderBackend
     private readonly CpuLlama _llama;
     private readonly string _dtype;
 
-    public CpuDecoderBackend(LlamaModel model, int threads = 0, string dtype = "f32")
+    /// <param name="model">the model (weights already at the wanted precision)</param>
+    /// <param name="threads">CPU threads (0 = auto)</param>
+    /// <param name="dtype">weight precision label shown in <see cref="Name"/></param>
+    /// <param name="maxSeq">context length of the KV cache; 0 = the model's</param>
+    public CpuDecoderBackend(LlamaModel model, int threads = 0, string dtype = "f32", int maxSeq = 0)
     {
-        _llama = new CpuLlama(model, 0, threads);
+        _llama = new CpuLlama(model, maxSeq, threads);
         _dtype = dtype;
     }
 

@@ -23,10 +23,12 @@ public sealed class CpuSpecEEBackend : IDecoderBackend
     /// <param name="predictors">predictors, offline set and threshold</param>
     /// <param name="kvPolicy">skipped-layer KV handling</param>
     /// <param name="threads">CPU threads (0 = auto)</param>
-    public CpuSpecEEBackend(LlamaModel model, EagleWeights eagle, PredictorSet predictors, KvPolicy kvPolicy = KvPolicy.Mask, int threads = 0)
+    /// <param name="maxSeq">context length of both KV caches; 0 = the model's</param>
+    public CpuSpecEEBackend(LlamaModel model, EagleWeights eagle, PredictorSet predictors, KvPolicy kvPolicy = KvPolicy.Mask, int threads = 0,
+        int maxSeq = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
-        _llama = new CpuLlama(model, 0, threads);
+        _llama = new CpuLlama(model, maxSeq, threads);
         var head = new EagleHead(eagle, model, _llama.MaxSeq, threadsOf: _llama);
         Policy = new ExitPolicy(predictors);
         _engine = new CpuSpecEE(_llama, model, head, Policy) { KvPolicy = kvPolicy };

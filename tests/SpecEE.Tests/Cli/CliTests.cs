@@ -123,6 +123,27 @@ public class CliTests
     }
 
     [Test]
+    public void Ctx_BoundsTheContext_OnEveryBackendPath()
+    {
+        // Dense (--no-exit) and SpecEE (default): 32 positions, a 16-token prompt, so exactly 16 new tokens fit.
+        using var reference = JsonDocument.Parse(File.ReadAllText(TestPaths.Fixture("tinystories-16L_reference.json")));
+        string prompt = reference.RootElement.GetProperty("prompt_text").GetString()!;
+        foreach (string[] extra in new[] { new[] { "--no-exit" }, Array.Empty<string>() })
+        {
+            var (code, stdout, stderr) = Run("", ["generate", "--prompt", prompt, "-n", "100", "--ctx", "32", "--ignore-eos", "--json", .. extra]);
+            Assert.That(code, Is.EqualTo(0), stderr);
+            using var got = JsonDocument.Parse(stdout);
+            Assert.That(Ints(got.RootElement.GetProperty("ids")), Has.Length.EqualTo(32), string.Join(" ", extra));
+        }
+        var tooLong = Run("", "generate", "--prompt", string.Concat(Enumerable.Repeat("Once upon a time. ", 10)), "--ctx", "16");
+        Assert.That(tooLong.Code, Is.EqualTo(1));
+        Assert.That(tooLong.Err, Does.Contain("context holds 16"));
+        var beyond = Run("", "generate", "--prompt", "x", "--ctx", "513");
+        Assert.That(beyond.Code, Is.EqualTo(2));
+        Assert.That(beyond.Err, Does.Contain("--ctx 513 is longer than the model's context of 512"));
+    }
+
+    [Test]
     public void Repl_EndOfInput_LeavesCleanly()
     {
         var (code, _, _) = Run("", "repl");

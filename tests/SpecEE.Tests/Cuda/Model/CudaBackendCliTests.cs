@@ -83,6 +83,17 @@ public class CudaBackendCliTests
     }
 
     [Test]
+    public void Ctx_SizesTheDeviceCache_AndGenerationStopsAtIt()
+    {
+        RequireSim();
+        var (exit, stdout, stderr) = Cli("generate", "--backend", "sim", "--model", TestPaths.Fixture("stories260K.bin"), "--prompt", "",
+            "-n", "50", "--ctx", "20", "--ignore-eos", "--json");
+        Assert.That(exit, Is.EqualTo(0), stderr);
+        using var json = System.Text.Json.JsonDocument.Parse(stdout);
+        Assert.That(json.RootElement.GetProperty("ids").GetArrayLength(), Is.EqualTo(20), "BOS + 19 new tokens fill a 20-position cache");
+    }
+
+    [Test]
     public void UnknownBackend_IsAUsageError()
     {
         var (exit, _, stderr) = Cli("generate", "--backend", "tpu", "--model", TestPaths.Fixture("stories260K.bin"), "--prompt", "");
