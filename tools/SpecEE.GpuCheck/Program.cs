@@ -92,6 +92,10 @@ internal static class Program
                 both.WriteLine("```\n| mode | tok/s | ms/token | bytes/token | GB/s | % of copy |\n|---|---:|---:|---:|---:|---:|");
                 foreach (var r in results)
                     both.WriteLine($"| {r.Mode} | {r.TokensPerSecond:F1} | {1000 / r.TokensPerSecond:F3} | {r.BytesPerToken / 1e9:F3} GB | {r.GBPerSecond:F0} | {r.PercentOfCopy:F1} |");
+                both.WriteLine("\n## SpecEE's per-layer machinery on the device (same shape, f16)\n```");
+                var graph = results.FirstOrDefault(r => r.Mode == "graph") ?? results[0];
+                SpecEECost.Run(dev, config, WeightDType.F16, 1000 / graph.TokensPerSecond, both);
+                both.WriteLine("```");
             }
             catch (SpecEEException e)
             {
