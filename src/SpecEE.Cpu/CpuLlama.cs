@@ -1,5 +1,6 @@
-using SpecEE.Core;
+using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
+using SpecEE.Core;
 
 namespace SpecEE.Cpu;
 
@@ -195,24 +196,7 @@ public sealed class CpuLlama : IDisposable
     /// <summary>Stops the worker threads (they are background threads, so forgetting this only delays their end).</summary>
     public void Dispose() => _pool.Dispose();
 
-    private void CheckPrefill(ReadOnlySpan<int> tokens, int startPos)
-    {
-        if (tokens.IsEmpty) throw new InvalidRequestException("prefill needs at least one token");
-        if (startPos < 0 || startPos + tokens.Length > MaxSeq)
-            throw new InvalidRequestException(
-                $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
-        foreach (int t in tokens) CheckToken(t);
-    }
-
-    private void CheckPos(int pos)
-    {
-        if ((uint)pos >= (uint)MaxSeq)
-            throw new InvalidRequestException($"position {pos} is outside the context of {MaxSeq} tokens (valid: 0..{MaxSeq - 1})");
-    }
-
-    private void CheckToken(int token)
-    {
-        if ((uint)token >= (uint)Config.Vocab)
-            throw new InvalidRequestException($"token id {token} is outside the vocabulary of {Config.Vocab} ids");
-    }
+    private void CheckPrefill(ReadOnlySpan<int> tokens, int startPos) => ContextChecks.Prefill(tokens, startPos, MaxSeq, Config.Vocab);
+    private void CheckPos(int pos) => ContextChecks.Position(pos, MaxSeq);
+    private void CheckToken(int token) => ContextChecks.Token(token, Config.Vocab);
 }

@@ -1,5 +1,5 @@
-using SpecEE.Core.Diagnostics;
 using System.Diagnostics;
+using SpecEE.Core.Diagnostics;
 using SpecEE.Core.Sampling;
 
 namespace SpecEE.Core.Generation;

@@ -1,5 +1,6 @@
-using SpecEE.Core;
+using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
+using SpecEE.Core;
 using SpecEE.Cuda.Device;
 using SpecEE.Cuda.Kernels;
 
@@ -121,11 +122,7 @@ public sealed partial class CudaLlama : IDisposable
     /// </summary>
     public ReadOnlySpan<float> Prefill(ReadOnlySpan<int> tokens, int startPos)
     {
-        if (tokens.IsEmpty) throw new InvalidRequestException("prefill needs at least one token");
-        if (startPos < 0 || startPos + tokens.Length > MaxSeq)
-            throw new InvalidRequestException(
-                $"prompt of {tokens.Length} tokens starting at position {startPos} does not fit the context of {MaxSeq} tokens");
-        foreach (int t in tokens) CheckToken(t);
+        ContextChecks.Prefill(tokens, startPos, MaxSeq, Config.Vocab);
         if (BatchedPrefill)
         {
             EnqueueBatchedPrefill(tokens, startPos);
@@ -337,17 +334,8 @@ public sealed partial class CudaLlama : IDisposable
         _device.CopyToDevice(_state.Ptr, (ReadOnlySpan<int>)initial);
     }
 
-    private void CheckPos(int pos)
-    {
-        if ((uint)pos >= (uint)MaxSeq)
-            throw new InvalidRequestException($"position {pos} is outside the context of {MaxSeq} tokens (valid: 0..{MaxSeq - 1})");
-    }
-
-    private void CheckToken(int token)
-    {
-        if ((uint)token >= (uint)Config.Vocab)
-            throw new InvalidRequestException($"token id {token} is outside the vocabulary of {Config.Vocab} ids");
-    }
+    private void CheckPos(int pos) => ContextChecks.Position(pos, MaxSeq);
+    private void CheckToken(int token) => ContextChecks.Token(token, Config.Vocab);
 
     private T Own<T>(T d) where T : IDisposable
     {
