@@ -1,6 +1,6 @@
+using SpecEE.Core;
 using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
-using SpecEE.Core;
 
 namespace SpecEE.Cpu;
 

@@ -1,7 +1,7 @@
+using SpecEE.Core;
 using SpecEE.Core.Diagnostics;
 using SpecEE.Core.EarlyExit;
 using SpecEE.Core.Model;
-using SpecEE.Core;
 
 namespace SpecEE.Cpu;
 

@@ -5,14 +5,14 @@ using SpecEE.Cuda.Interop;
 namespace SpecEE.Cuda.Kernels;
 
 /// <summary>
-/// Launcher of TopK.cu (<c>top4_f32</c>): the ids of the 4 largest logits, largest first, ties to the lower index
+/// Launcher of <c>top4_f32</c> in Argmax.cu (it shares argmax's block reduction): the ids of the 4 largest logits, largest first, ties to the lower index
 /// (EagleHead.TopK's rule), written to device memory — EAGLE's candidates for the exit predictor.
 /// </summary>
 /// <remarks>Launch: one block of <see cref="ArgmaxKernel.ThreadsFor"/>(n) threads, no dynamic shared memory.</remarks>
 public sealed class TopKKernel : IDisposable
 {
-    /// <summary>Source file name; also the simulator's module name.</summary>
-    public const string FileName = "TopK.cu";
+    /// <summary>Source file name (Argmax.cu); also the simulator's module name.</summary>
+    public const string FileName = ArgmaxKernel.FileName;
 
     /// <summary>How many ids one launch writes (SpecEE's candidate count).</summary>
     public const int K = 4;

@@ -1,6 +1,6 @@
+using SpecEE.Core;
 using SpecEE.Core.Generation;
 using SpecEE.Core.Model;
-using SpecEE.Core;
 using SpecEE.Cuda.Device;
 using SpecEE.Cuda.Kernels;
 
