@@ -3,6 +3,7 @@ using SpecEE.Core.Model;
 using SpecEE.Cuda.Device;
 using SpecEE.Cuda.Kernels;
 using SpecEE.Cuda.Model;
+using static SpecEE.Tests.Cuda.Kernels.DecodeKernelHarness; // Upload, Random: the test sources are compiled in
 
 namespace SpecEE.GpuCheck;
 
@@ -24,10 +25,9 @@ internal static class SpecEECost
         using var argmax = new ArgmaxKernel(device);
         using var topk = new TopKKernel(device);
         var rng = new Random(3);
-        float[] Rand(int n, float s) => Enumerable.Range(0, n).Select(_ => (float)(rng.NextDouble() * 2 - 1) * s).ToArray();
-        var predictor = new ExitPredictor(Rand(512 * 12, 0.5f), Rand(512, 0.2f), Rand(512, 0.1f), 0f);
+        var predictor = new ExitPredictor(Random(rng, 512 * 12, 0.5f), Random(rng, 512, 0.2f), Random(rng, 512, 0.1f), 0f);
         using var dPredictor = new DeviceExitPredictor(device, predictor);
-        using GpuBuffer h = Upload(device, Rand(dim, 1f)), normed = device.Allocate(dim * 4L), logits = device.Allocate(vocab * 4L);
+        using GpuBuffer h = Upload(device, Random(rng, dim, 1f)), normed = device.Allocate(dim * 4L), logits = device.Allocate(vocab * 4L);
         using GpuBuffer state = device.Allocate(ExitPredictorKernel.StateFloats * 4L), output = device.Allocate(ExitPredictorKernel.OutputFloats * 4L);
         using GpuBuffer fire = device.Allocate(4), token = device.Allocate(4), candidates = Upload(device, new[] { 1, 2, 3, 4 });
 
@@ -58,12 +58,5 @@ internal static class SpecEECost
         log.WriteLine($"  per scheduled layer (final norm + exit_predictor): {check,8:F2} µs  {Share(check)}");
         log.WriteLine($"  per fire (LM head + argmax):                       {verify,8:F2} µs  {Share(verify)}");
         log.WriteLine($"  per step (EAGLE top-4 over {vocab}):              {draft,8:F2} µs  {Share(draft)}");
-    }
-
-    private static GpuBuffer Upload<T>(IGpuDevice device, T[] data) where T : unmanaged
-    {
-        GpuBuffer b = device.Allocate((long)data.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-        device.CopyToDevice(b.Ptr, data.AsSpan());
-        return b;
     }
 }
