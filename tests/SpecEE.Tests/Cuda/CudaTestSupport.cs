@@ -31,7 +31,7 @@ internal static class CudaTestSupport
     public static NvrtcCompiler RequireNvrtc(string? cacheDirectory = null)
     {
         if (!NvrtcCompiler.IsAvailable(out string reason)) Unavailable("SPECEE_REQUIRE_NVRTC", reason);
-        return new NvrtcCompiler(new KernelCache(cacheDirectory ?? FreshDirectory()));
+        return new NvrtcCompiler(new KernelCache(cacheDirectory ?? TestPaths.FreshDirectory()));
     }
 
     /// <summary>The first GPU, or the test is ignored with the driver's reason.</summary>
@@ -39,7 +39,7 @@ internal static class CudaTestSupport
     {
         try
         {
-            return CudaDriverDevice.Open(0, new KernelCache(FreshDirectory()));
+            return CudaDriverDevice.Open(0, new KernelCache(TestPaths.FreshDirectory()));
         }
         catch (SpecEE.Core.SpecEEException e) when (e.Message.StartsWith("no CUDA device", StringComparison.Ordinal))
         {
@@ -47,7 +47,4 @@ internal static class CudaTestSupport
             throw; // unreachable: Assert.Ignore throws
         }
     }
-
-    /// <summary>A new empty folder below the run's temp root.</summary>
-    public static string FreshDirectory() => TestPaths.FreshDirectory();
 }

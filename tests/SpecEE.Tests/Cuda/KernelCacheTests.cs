@@ -23,7 +23,7 @@ public class KernelCacheTests
     public void Compile_FreshCacheOnSameDirectory_ReadsDiskWithoutRunningNvrtc()
     {
         // A new KernelCache + compiler starts with empty memory, exactly like a new process.
-        string dir = CudaTestSupport.FreshDirectory();
+        string dir = TestPaths.FreshDirectory();
         NvrtcCompiler writer = CudaTestSupport.RequireNvrtc(dir);
         CompiledKernel compiled = writer.Compile(CudaTestSupport.SelfTestSource, "SelfTest.cu", new NvrtcOptions(90));
 
@@ -73,7 +73,7 @@ public class KernelCacheTests
     [Test]
     public void DiskEntry_Corrupted_IsIgnored()
     {
-        string dir = CudaTestSupport.FreshDirectory();
+        string dir = TestPaths.FreshDirectory();
         byte[] image = [1, 2, 3, 4, 5, 6, 7, 8];
         new KernelCache(dir).Put("k1", image);
         Assert.That(new KernelCache(dir).TryGet("k1", out var ok, out var source), Is.True);
@@ -93,7 +93,7 @@ public class KernelCacheTests
     [Test]
     public void Put_UnwritableDirectory_KeepsWorkingFromMemory()
     {
-        string file = Path.Combine(CudaTestSupport.FreshDirectory(), "not-a-directory");
+        string file = Path.Combine(TestPaths.FreshDirectory(), "not-a-directory");
         File.WriteAllText(file, "x");
         var cache = new KernelCache(file); // a file where the directory should be: every write fails
 
